@@ -1,0 +1,145 @@
+//! Installs what the test suite needs when it is missing, so that a fresh machine runs
+//! `cargo xtask ci` with nothing installed by hand.
+//!
+//! - Debian's `docker-registry` (the CNCF distribution registry) and `busybox-static`
+//!   (the only binary inside the fixture images);
+//! - a Docker Engine (`docker.io`, then `dockerd` started in the background), only when none
+//!   answers on `DOCKER_HOST` or the default socket;
+//! - `cargo-deny` from crates.io.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use crate::engine;
+
+pub(crate) fn ensure_all() -> Result<()> {
+    let mut packages = Vec::new();
+    if !on_path("docker-registry") {
+        packages.push("docker-registry");
+    }
+    if !dpkg_installed("busybox-static") {
+        packages.push("busybox-static");
+    }
+    let engine_missing = !engine::answers();
+    if engine_missing && !on_path("dockerd") {
+        packages.push("docker.io");
+    }
+    if !packages.is_empty() {
+        apt_install(&packages)?;
+    }
+    if engine_missing {
+        start_dockerd()?;
+    }
+    if !cargo_subcommand_works("deny") {
+        eprintln!("xtask: installing cargo-deny from crates.io (first run only)");
+        let status = Command::new(cargo())
+            .args(["install", "cargo-deny", "--locked"])
+            .status()
+            .context("could not run cargo install")?;
+        if !status.success() {
+            bail!("cargo install cargo-deny failed with {status}");
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn has_nextest() -> bool {
+    cargo_subcommand_works("nextest")
+}
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned())
+}
+
+fn cargo_subcommand_works(name: &str) -> bool {
+    Command::new(cargo())
+        .args([name, "--version"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+fn on_path(program: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|dir| dir.join(program).is_file())
+    })
+}
+
+fn dpkg_installed(package: &str) -> bool {
+    Command::new("dpkg-query")
+        .args(["-W", "-f=${Status}", package])
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).contains("install ok installed"))
+}
+
+/// Runs a command as root: directly when we are root, else through `sudo -n`.
+fn as_root(program: &str, args: &[&str]) -> Command {
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0");
+    if is_root {
+        let mut cmd = Command::new(program);
+        cmd.args(args);
+        cmd
+    } else {
+        let mut cmd = Command::new("sudo");
+        cmd.arg("-n").arg(program).args(args);
+        cmd
+    }
+}
+
+fn apt_install(packages: &[&str]) -> Result<()> {
+    eprintln!("xtask: installing Debian packages: {}", packages.join(" "));
+    let install = |update_first: bool| -> Result<bool> {
+        if update_first {
+            let status = as_root("apt-get", &["update", "-qq"])
+                .status()
+                .context("could not run apt-get update")?;
+            if !status.success() {
+                bail!("apt-get update failed with {status}");
+            }
+        }
+        let mut args = vec!["install", "-y", "-qq", "--no-install-recommends"];
+        args.extend_from_slice(packages);
+        let status = as_root("apt-get", &args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status()
+            .context("could not run apt-get install")?;
+        Ok(status.success())
+    };
+    // The package lists of a fresh machine may be missing or stale: update and retry once.
+    if install(false)? || install(true)? {
+        Ok(())
+    } else {
+        bail!("apt-get install {} failed", packages.join(" "))
+    }
+}
+
+fn start_dockerd() -> Result<()> {
+    eprintln!("xtask: no Docker Engine answers; starting dockerd in the background");
+    let log = std::fs::File::create("/tmp/xtask-dockerd.log").context("create dockerd log")?;
+    as_root("dockerd", &[])
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .spawn()
+        .context("could not start dockerd")?;
+    for _ in 0..120 {
+        if engine::answers() {
+            eprintln!("xtask: dockerd answers");
+            return Ok(());
+        }
+        #[allow(clippy::disallowed_methods)] // xtask is synchronous: no runtime to sleep on
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    let tail = std::fs::read_to_string(Path::new("/tmp/xtask-dockerd.log")).unwrap_or_default();
+    bail!(
+        "dockerd did not answer within 60 s; its log ends with:\n{}",
+        tail.lines().rev().take(20).collect::<Vec<_>>().join("\n")
+    )
+}

@@ -1,0 +1,94 @@
+//! A few raw requests to the Docker Engine, enough for xtask: is it there, and did the tests
+//! leave anything behind. HTTP/1.0 over the socket keeps this free of an HTTP client crate.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::os::unix::net::UnixStream;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+/// The label every object made by watchtower-testkit carries.
+pub(crate) const TESTKIT_LABEL: &str = "watchtower.testkit.run";
+
+enum Endpoint {
+    Unix(String),
+    Tcp(String),
+}
+
+fn endpoint() -> Result<Endpoint> {
+    let host =
+        std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".to_owned());
+    if let Some(path) = host.strip_prefix("unix://") {
+        Ok(Endpoint::Unix(path.to_owned()))
+    } else if let Some(addr) = host.strip_prefix("tcp://") {
+        Ok(Endpoint::Tcp(addr.trim_end_matches('/').to_owned()))
+    } else {
+        bail!("DOCKER_HOST={host}: only unix:// and tcp:// are understood by xtask")
+    }
+}
+
+/// Sends one GET and returns (status, body).
+fn get(path: &str) -> Result<(u16, String)> {
+    let request = format!("GET {path} HTTP/1.0\r\nHost: docker\r\n\r\n");
+    let timeout = Some(Duration::from_secs(10));
+    let mut raw = Vec::new();
+    match endpoint()? {
+        Endpoint::Unix(socket) => {
+            let mut stream =
+                UnixStream::connect(&socket).with_context(|| format!("connect to {socket}"))?;
+            stream.set_read_timeout(timeout)?;
+            stream.write_all(request.as_bytes())?;
+            stream.read_to_end(&mut raw)?;
+        }
+        Endpoint::Tcp(addr) => {
+            let mut stream =
+                TcpStream::connect(&addr).with_context(|| format!("connect to {addr}"))?;
+            stream.set_read_timeout(timeout)?;
+            stream.write_all(request.as_bytes())?;
+            stream.read_to_end(&mut raw)?;
+        }
+    }
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .context("malformed HTTP answer from the Docker Engine")?;
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .context("no HTTP status from the Docker Engine")?;
+    Ok((status, body.to_owned()))
+}
+
+/// True when a Docker Engine answers `/_ping`.
+pub(crate) fn answers() -> bool {
+    matches!(get("/_ping"), Ok((200, _)))
+}
+
+/// Containers, networks, volumes and images that carry the testkit label.
+pub(crate) fn testkit_leftovers() -> Result<Vec<String>> {
+    let filter = format!("%7B%22label%22%3A%5B%22{TESTKIT_LABEL}%22%5D%7D");
+    let mut found = Vec::new();
+    for (kind, path, name_of) in [
+        ("container", format!("/containers/json?all=1&filters={filter}"), "Names"),
+        ("network", format!("/networks?filters={filter}"), "Name"),
+        ("volume", format!("/volumes?filters={filter}"), "Name"),
+        ("image", format!("/images/json?filters={filter}"), "RepoTags"),
+    ] {
+        let (status, body) = get(&path)?;
+        if status != 200 {
+            bail!("GET {path} answered {status}: {body}");
+        }
+        let value: serde_json::Value =
+            serde_json::from_str(&body).with_context(|| format!("GET {path}: not JSON"))?;
+        let items = match kind {
+            "volume" => value["Volumes"].as_array().cloned().unwrap_or_default(),
+            _ => value.as_array().cloned().unwrap_or_default(),
+        };
+        for item in items {
+            found.push(format!("{kind} {}", item[name_of]));
+        }
+    }
+    Ok(found)
+}

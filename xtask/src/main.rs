@@ -1,0 +1,43 @@
+//! Project automation, in Rust rather than shell scripts.
+//!
+//! ```text
+//! cargo xtask ci      format, lint, docs, every test (Docker-backed ones required), cargo-deny
+//! cargo xtask deps    install what the tests need when it is missing (registry, busybox, engine)
+//! ```
+//!
+//! `cargo xtask ci` is the test command named in the README and called by `.ci/run`.
+
+mod ci;
+mod deps;
+mod engine;
+
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: cargo xtask <command>
+
+commands:
+  ci      run every check CI runs: fmt, clippy, rustdoc, tests (Docker-backed tests
+          required), cargo-deny; installs missing test dependencies first
+  deps    install missing test dependencies (docker-registry, busybox-static, a Docker
+          Engine where none answers, cargo-deny)";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("ci") => ci::run(),
+        Some("deps") => deps::ensure_all(),
+        Some("-h" | "--help" | "help") => {
+            eprintln!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => Err(anyhow::anyhow!("unknown xtask command `{other}`\n\n{USAGE}")),
+        None => Err(anyhow::anyhow!("no xtask command given\n\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
