@@ -1,0 +1,297 @@
+//! The domain model: what the update engine knows about containers and images.
+//!
+//! Plain data, no engine types: the engine's unit tests build these by hand.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::Duration;
+
+/// Lifecycle state of a container as the engine reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ContainerState {
+    /// Created and never started.
+    Created,
+    /// Running (also when paused is false and health is anything).
+    #[default]
+    Running,
+    /// Paused.
+    Paused,
+    /// Being restarted by its restart policy.
+    Restarting,
+    /// Being removed.
+    Removing,
+    /// Stopped.
+    Exited,
+    /// Dead (removal failed half-way).
+    Dead,
+    /// A state this crate does not know.
+    Other(String),
+}
+
+impl ContainerState {
+    /// True for `Running` (the states in which a lifecycle hook can be executed).
+    pub fn is_running(&self) -> bool {
+        matches!(self, Self::Running)
+    }
+}
+
+/// Health as reported by a container's healthcheck.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum HealthStatus {
+    /// No healthcheck configured.
+    None,
+    /// Within the start period.
+    Starting,
+    /// Last checks passed.
+    Healthy,
+    /// Too many checks failed.
+    Unhealthy,
+}
+
+/// How a container is attached to networks (`HostConfig.NetworkMode`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum NetworkMode {
+    /// `default` or empty: the engine's default bridge.
+    #[default]
+    Default,
+    /// `bridge`.
+    Bridge,
+    /// `host`.
+    Host,
+    /// `none`.
+    None,
+    /// `container:<name>`: shares another container's network stack. The name is resolved
+    /// from the ID the engine reports, so it survives that container being recreated.
+    Container(String),
+    /// A user-defined network by name.
+    Named(String),
+}
+
+/// One network endpoint of a container, with everything needed to attach it again.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct NetworkAttachment {
+    /// Network name.
+    pub network: String,
+    /// Aliases the user gave (the engine's short-id alias is already removed).
+    pub aliases: Vec<String>,
+    /// Static IPv4 address from the IPAM config, when the user set one.
+    pub ipv4_address: Option<String>,
+    /// Static IPv6 address from the IPAM config, when the user set one.
+    pub ipv6_address: Option<String>,
+    /// Legacy links on this network (`name:alias`).
+    pub links: Vec<String>,
+    /// MAC address the user set for this endpoint (engine-generated ones are dropped).
+    pub mac_address: Option<String>,
+    /// Driver options.
+    pub driver_opts: BTreeMap<String, String>,
+}
+
+/// A container, inspected: identity, state, and its full configuration.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Container {
+    /// Full container ID.
+    pub id: String,
+    /// Name without the leading `/`.
+    pub name: String,
+    /// The image reference the container was created from (`Config.Image`), as written.
+    pub image_reference: String,
+    /// The ID of the image the container runs (`sha256:...`).
+    pub image_id: String,
+    /// Lifecycle state.
+    pub state: ContainerState,
+    /// Health, when a healthcheck is configured.
+    pub health: Option<HealthStatus>,
+    /// Creation time, RFC 3339 as the engine reports it.
+    pub created: String,
+    /// Labels (`Config.Labels`).
+    pub labels: BTreeMap<String, String>,
+    /// Names of containers this one links to (`HostConfig.Links`, the part before `:`,
+    /// without `/`).
+    pub links: Vec<String>,
+    /// Network mode.
+    pub network_mode: NetworkMode,
+    /// Network endpoints (empty for `host`, `none` and `container:` modes).
+    pub networks: Vec<NetworkAttachment>,
+    /// The container's configuration, as the recreate rules need it.
+    pub config: ContainerConfig,
+    /// Host configuration, kept whole on recreation.
+    pub host_config: HostConfig,
+}
+
+impl Container {
+    /// The first 12 hex digits of the ID.
+    pub fn short_id(&self) -> &str {
+        short(&self.id)
+    }
+}
+
+/// The parts of a container's or image's `Config` that recreation reasons about.
+///
+/// On a container these are the effective values; on an image, the image's defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ContainerConfig {
+    /// `Hostname`.
+    pub hostname: Option<String>,
+    /// `Domainname`.
+    pub domainname: Option<String>,
+    /// `User`.
+    pub user: Option<String>,
+    /// `Env`, in order, as `KEY=value`.
+    pub env: Vec<String>,
+    /// `Cmd`.
+    pub cmd: Option<Vec<String>>,
+    /// `Entrypoint`.
+    pub entrypoint: Option<Vec<String>>,
+    /// `WorkingDir`.
+    pub working_dir: Option<String>,
+    /// `ExposedPorts` keys such as `80/tcp`.
+    pub exposed_ports: Vec<String>,
+    /// `Volumes` keys (anonymous volume mount points).
+    pub volumes: Vec<String>,
+    /// `Labels`.
+    pub labels: BTreeMap<String, String>,
+    /// `Healthcheck`.
+    pub healthcheck: Option<Healthcheck>,
+    /// `StopSignal`.
+    pub stop_signal: Option<String>,
+    /// `StopTimeout` in seconds.
+    pub stop_timeout: Option<i64>,
+    /// `Tty`.
+    pub tty: bool,
+    /// `OpenStdin`.
+    pub open_stdin: bool,
+    /// `StdinOnce`.
+    pub stdin_once: bool,
+    /// `AttachStdin`, `AttachStdout`, `AttachStderr`.
+    pub attach: [bool; 3],
+    /// `Shell`.
+    pub shell: Option<Vec<String>>,
+    /// `OnBuild`.
+    pub on_build: Option<Vec<String>>,
+    /// `MacAddress` (container-level, deprecated by the engine in favour of per-endpoint).
+    pub mac_address: Option<String>,
+}
+
+/// A healthcheck definition (`Config.Healthcheck`). Durations in nanoseconds as the engine
+/// stores them; zero means "inherit".
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Healthcheck {
+    /// `Test`, e.g. `["CMD-SHELL", "true"]` or `["NONE"]`.
+    pub test: Vec<String>,
+    /// `Interval` (ns).
+    pub interval: i64,
+    /// `Timeout` (ns).
+    pub timeout: i64,
+    /// `StartPeriod` (ns).
+    pub start_period: i64,
+    /// `StartInterval` (ns).
+    pub start_interval: i64,
+    /// `Retries`.
+    pub retries: i64,
+}
+
+/// Host configuration of a container, kept whole when it is recreated.
+///
+/// Opaque on purpose: the rules never change it, so the update engine never needs to look
+/// inside. The Docker implementation keeps the engine's document here; `Default` is an empty
+/// host configuration (what the engine's unit tests use).
+#[derive(Clone, PartialEq, Default)]
+pub struct HostConfig {
+    pub(crate) inner: Box<bollard::models::HostConfig>,
+}
+
+impl fmt::Debug for HostConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HostConfig").finish_non_exhaustive()
+    }
+}
+
+/// An image, inspected.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Image {
+    /// Image ID (`sha256:...`).
+    pub id: String,
+    /// `RepoTags`, e.g. `nginx:latest`.
+    pub repo_tags: Vec<String>,
+    /// `RepoDigests`, e.g. `nginx@sha256:...`.
+    pub repo_digests: Vec<String>,
+    /// Creation time, RFC 3339.
+    pub created: String,
+    /// The image's defaults.
+    pub config: ContainerConfig,
+}
+
+/// Which containers `list_containers` returns besides running ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ListOptions {
+    /// Also `created` and `exited` containers (`--include-stopped`).
+    pub include_stopped: bool,
+    /// Also `restarting` containers (`--include-restarting`).
+    pub include_restarting: bool,
+}
+
+/// Credentials for a pull, as the engine's `X-Registry-Auth` wants them.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct PullAuth {
+    /// User name.
+    pub username: Option<String>,
+    /// Password (secret).
+    pub password: Option<String>,
+    /// Identity token (secret).
+    pub identity_token: Option<String>,
+    /// Registry host these credentials are for.
+    pub server_address: String,
+}
+
+impl fmt::Debug for PullAuth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PullAuth")
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field(
+                "identity_token",
+                &self.identity_token.as_ref().map(|_| "<redacted>"),
+            )
+            .field("server_address", &self.server_address)
+            .finish()
+    }
+}
+
+/// What an exec returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecOutcome {
+    /// Exit code; `None` when the command did not finish before the timeout.
+    pub exit_code: Option<i64>,
+    /// Combined output, possibly truncated.
+    pub output: String,
+}
+
+/// What the engine says about itself.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct EngineInfo {
+    /// Engine version, e.g. `20.10.24`.
+    pub server_version: String,
+    /// API version in use after negotiation, e.g. `1.41`.
+    pub api_version: String,
+    /// Registries the engine reaches over plain HTTP or unverified TLS: CIDRs (`127.0.0.0/8`).
+    pub insecure_registry_cidrs: Vec<String>,
+    /// ... and host names (`myregistry:5000`).
+    pub insecure_registry_names: Vec<String>,
+}
+
+/// How to stop a container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StopOptions {
+    /// Signal name such as `SIGTERM`.
+    pub signal: String,
+    /// How long to wait after the signal before killing.
+    pub timeout: Duration,
+}
+
+pub(crate) fn short(id: &str) -> &str {
+    let hex = id.strip_prefix("sha256:").unwrap_or(id);
+    hex.get(..12).unwrap_or(hex)
+}
