@@ -1,1 +1,96 @@
-//! Dev-only test bench for watchtower (being written).
+//! Dev-only test bench for watchtower: a real Docker Engine, the real CNCF distribution
+//! registry, fixture images built at test time, TLS material and a bearer-token server.
+//!
+//! Every integration test of the workspace that talks to Docker or to a registry builds on this
+//! crate. Nothing here is faked: the registry is Debian's `docker-registry` binary (distribution
+//! 2.8) started on `127.0.0.1:<free port>`, images are really built, pushed and pulled by the
+//! engine, and the token server issues JWTs that the registry verifies.
+//!
+//! # The parts
+//!
+//! - [`Engine`]: a bollard client for the engine named by `DOCKER_HOST` (or the default socket).
+//!   [`Engine::require`] returns `None` and prints a loud `SKIPPED` block when no engine answers,
+//!   and panics instead when `WATCHTOWER_E2E=required` (CI must fail, not skip). Every object it
+//!   creates carries the labels [`RUN_LABEL`] and [`PID_LABEL`]; dropping the `Engine` removes
+//!   everything labelled with its run id (also while a test panics), and creating one sweeps
+//!   objects left behind by test processes that no longer exist.
+//! - Registry, fixture images, TLS material and the token server: landing next.
+//!
+//! # Rules the bench keeps
+//!
+//! - Everything it starts listens on `127.0.0.1`. Containers default to `network_mode: none`;
+//!   networks are always `internal`. Nothing connects to a container's address.
+//! - No image is pulled from the internet: fixtures are built from `/bin/busybox`
+//!   (Debian's `busybox-static`; override the path with `WATCHTOWER_TESTKIT_BUSYBOX`).
+//! - The registry binary is `/usr/bin/docker-registry` (override with
+//!   `WATCHTOWER_TESTKIT_REGISTRY_BIN`); when missing, the error says how to install it.
+//! - This crate is for tests only: it uses `anyhow`, prints to stderr and panics on misuse.
+//!   Library crates must never depend on it outside `[dev-dependencies]`.
+
+#![warn(missing_docs)]
+
+mod engine;
+
+pub use engine::{ContainerSpec, Engine, PID_LABEL, RUN_LABEL};
+
+/// The environment variable that turns a skipped Docker-backed test into a failure.
+pub const E2E_ENV: &str = "WATCHTOWER_E2E";
+
+/// Whether Docker-backed tests must run: `WATCHTOWER_E2E=required` (set by CI).
+///
+/// When this is true a missing engine or registry is a test failure, not a skip.
+pub fn e2e_required() -> bool {
+    std::env::var(E2E_ENV).is_ok_and(|v| v.trim().eq_ignore_ascii_case("required"))
+}
+
+/// Reports that the current test cannot run because it `needs` something that is missing.
+///
+/// Prints a loud multi-line `SKIPPED: <test> needs <needs>: <reason>` block to stderr, or panics
+/// with the same reason when [`e2e_required`] is true. Tests call this and then return early.
+pub fn skip(needs: &str, reason: &str) {
+    let test = current_test_name();
+    let line = format!("SKIPPED: {test} needs {needs}: {reason}");
+    assert!(
+        !e2e_required(),
+        "{line}\n({E2E_ENV}=required, so a skip is a failure)"
+    );
+    let bar = "=".repeat(line.len().min(100));
+    eprintln!(
+        "\n{bar}\n{line}\nThis test did NOT run. Set {E2E_ENV}=required to make this a failure.\n{bar}\n"
+    );
+}
+
+/// The name of the running test, as far as the test harness tells it.
+fn current_test_name() -> String {
+    match std::thread::current().name() {
+        Some(name) if name != "main" => name.to_owned(),
+        _ => std::env::args()
+            .skip(1)
+            .find(|a| !a.starts_with('-'))
+            .unwrap_or_else(|| "this test".to_owned()),
+    }
+}
+
+/// A random lowercase hex string of `bytes` random bytes (ids, passwords, secrets).
+pub(crate) fn random_hex(bytes: usize) -> String {
+    use ring::rand::SecureRandom;
+    let mut buf = vec![0u8; bytes];
+    ring::rand::SystemRandom::new()
+        .fill(&mut buf)
+        .expect("the system random generator failed");
+    hex::encode(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_hex_has_the_asked_length_and_differs() {
+        let a = random_hex(8);
+        let b = random_hex(8);
+        assert_eq!(a.len(), 16);
+        assert!(a.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_ne!(a, b);
+    }
+}
