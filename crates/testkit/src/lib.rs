@@ -14,7 +14,39 @@
 //!   creates carries the labels [`RUN_LABEL`] and [`PID_LABEL`]; dropping the `Engine` removes
 //!   everything labelled with its run id (also while a test panics), and creating one sweeps
 //!   objects left behind by test processes that no longer exist.
-//! - Registry, fixture images, TLS material and the token server: landing next.
+//! - [`Registry`]: the registry in one of four [`RegistryMode`]s: plain HTTP, HTTPS with a CA made
+//!   at test time, htpasswd basic auth, or bearer tokens from the in-process [`TokenServer`]
+//!   (combinations through [`RegistryOptions`]). It parses the registry's access log so tests can
+//!   count requests ([`Registry::count_requests`]).
+//! - [`FixtureImage`]: an image `FROM scratch` around the host's static busybox, with a version
+//!   label and env var, pushed to a [`Registry`]. [`FixtureImage::publish_next_version`] pushes
+//!   version N+1 under the same tag while the engine keeps version N locally, exactly the state a
+//!   watchtower run finds in the wild.
+//! - [`tls::TestCa`]: certificate authorities and certificates made with rcgen.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use watchtower_testkit::{ContainerSpec, Engine, FixtureImage, FixtureSpec, Registry, RegistryMode};
+//!
+//! #[tokio::test]
+//! async fn updates_a_container() -> anyhow::Result<()> {
+//!     // Skips loudly without an engine; fails under WATCHTOWER_E2E=required.
+//!     let Some(engine) = Engine::require().await else { return Ok(()) };
+//!     let registry = Registry::start(RegistryMode::Basic).await?;
+//!     let mut image =
+//!         FixtureImage::publish(&engine, &registry, "bench/app", FixtureSpec::default()).await?;
+//!     let name = engine.unique_name("app");
+//!     engine.run_container(&name, ContainerSpec::new(image.reference())).await?;
+//!
+//!     image.publish_next_version().await?; // the registry now has v2, the engine still v1
+//!     registry.clear_access_log();
+//!     // ... run the code under test against `registry.host()` with `registry.credentials()` ...
+//!     registry.flush_access_log().await?;
+//!     assert_eq!(registry.count_requests("HEAD", "/manifests/latest"), 1);
+//!     Ok(())
+//! } // dropping `engine` removes the container and the images, dropping `registry` stops it
+//! ```
 //!
 //! # Rules the bench keeps
 //!
@@ -29,9 +61,17 @@
 
 #![warn(missing_docs)]
 
+pub mod client;
 mod engine;
+mod fixture;
+mod registry;
+pub mod tls;
+mod token;
 
 pub use engine::{ContainerSpec, Engine, PID_LABEL, RUN_LABEL};
+pub use fixture::{DEFAULT_CMD, FixtureImage, FixtureSpec, VERSION_LABEL};
+pub use registry::{AccessLogEntry, Auth, REGISTRY_USER, Registry, RegistryMode, RegistryOptions};
+pub use token::{TokenRequest, TokenServer};
 
 /// The environment variable that turns a skipped Docker-backed test into a failure.
 pub const E2E_ENV: &str = "WATCHTOWER_E2E";
