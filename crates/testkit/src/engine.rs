@@ -22,6 +22,10 @@ use futures_util::StreamExt as _;
 pub const RUN_LABEL: &str = "watchtower.testkit.run";
 /// Label carrying the process id of the test process that created a Docker object.
 pub const PID_LABEL: &str = "watchtower.testkit.pid";
+/// Label naming the pid namespace of [`PID_LABEL`] (e.g. `pid:[4026531836]`): a pid is only
+/// judged dead by a process that sees the same namespace, so tests running in a container that
+/// shares the engine never sweep a live run of the host (or the other way round).
+pub const PID_NAMESPACE_LABEL: &str = "watchtower.testkit.pidns";
 
 /// How long connecting to the engine may take before the test is skipped (or fails).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -96,13 +100,15 @@ impl Engine {
         &self.api_version
     }
 
-    /// The labels every object of this run carries: [`RUN_LABEL`] and [`PID_LABEL`].
+    /// The labels every object of this run carries: [`RUN_LABEL`], [`PID_LABEL`] and
+    /// [`PID_NAMESPACE_LABEL`].
     ///
     /// Add them to objects created outside the helpers so that they are cleaned up too.
     pub fn labels(&self) -> HashMap<String, String> {
         HashMap::from([
             (RUN_LABEL.to_owned(), self.run_id.clone()),
             (PID_LABEL.to_owned(), std::process::id().to_string()),
+            (PID_NAMESPACE_LABEL.to_owned(), pid_namespace()),
         ])
     }
 
@@ -614,10 +620,12 @@ async fn sweep_stale(docker: &Docker) -> anyhow::Result<()> {
         return Ok(()); // Cannot tell which processes exist; leave everything alone.
     }
     let filters = HashMap::from([("label".to_owned(), vec![PID_LABEL.to_owned()])]);
+    let namespace = pid_namespace();
     let mut dead_runs = std::collections::BTreeSet::new();
     let mut note = |labels: Option<&HashMap<String, String>>| {
         let Some(labels) = labels else { return };
         if let (Some(pid), Some(run)) = (labels.get(PID_LABEL), labels.get(RUN_LABEL))
+            && labels.get(PID_NAMESPACE_LABEL) == Some(&namespace)
             && !process_exists(pid)
         {
             dead_runs.insert(run.clone());
@@ -680,6 +688,14 @@ async fn sweep_stale(docker: &Docker) -> anyhow::Result<()> {
     } else {
         bail!("{}", errors.join("; "))
     }
+}
+
+/// This process's pid namespace, e.g. `pid:[4026531836]` (`unknown` where /proc cannot tell).
+pub(crate) fn pid_namespace() -> String {
+    std::fs::read_link("/proc/self/ns/pid").map_or_else(
+        |_| "unknown".to_owned(),
+        |link| link.to_string_lossy().into_owned(),
+    )
 }
 
 /// Whether the process `pid` (a decimal string) exists on this machine.

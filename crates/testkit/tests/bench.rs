@@ -216,7 +216,6 @@ async fn extra_lines_reach_the_image_and_sigterm_stops_it_promptly() -> anyhow::
     let spec = FixtureSpec::default()
         .tag("v1")
         .line("HEALTHCHECK --interval=1s CMD true")
-        .line("EXPOSE 8080")
         .line("VOLUME /data")
         .line("ENV MODE=fixture")
         .file("/app/hello.sh", "#!/bin/sh\necho hello\n", 0o755);

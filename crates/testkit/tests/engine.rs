@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use bollard::models::{ContainerCreateBody, HostConfig};
 use bollard::query_parameters::{BuildImageOptionsBuilder, ListContainersOptionsBuilder};
 use futures_util::StreamExt as _;
-use watchtower_testkit::{ContainerSpec, Engine, PID_LABEL, RUN_LABEL};
+use watchtower_testkit::{ContainerSpec, Engine, PID_LABEL, PID_NAMESPACE_LABEL, RUN_LABEL};
 
 /// Builds a tiny image FROM scratch (busybox only) with the given labels; returns its id.
 async fn tiny_image(
@@ -151,9 +151,11 @@ async fn a_new_engine_sweeps_objects_of_dead_processes() -> anyhow::Result<()> {
     };
     // A container as a killed test run would leave it: labelled with a pid that cannot exist.
     let stale_run = format!("4294967295-{}", engine.run_id());
+    let namespace = engine.labels()[PID_NAMESPACE_LABEL].clone();
     let stale_labels = HashMap::from([
         (RUN_LABEL.to_owned(), stale_run.clone()),
         (PID_LABEL.to_owned(), "4294967295".to_owned()),
+        (PID_NAMESPACE_LABEL.to_owned(), namespace),
     ]);
     let tag = format!("testkit-engine-sweep:{}", engine.run_id());
     tiny_image(&engine, &tag, &stale_labels).await?;
@@ -181,8 +183,37 @@ async fn a_new_engine_sweeps_objects_of_dead_processes() -> anyhow::Result<()> {
         )
         .await?;
     assert!(engine.container_exists(&name).await?);
+    // A dead pid seen from another pid namespace is not ours to judge: it stays (this run's
+    // label makes our own drop remove it).
+    let foreign = engine.unique_name("foreign");
+    let own_tag = format!("testkit-engine-foreign:{}", engine.run_id());
+    tiny_image(&engine, &own_tag, &engine.labels()).await?;
+    let foreign_spec = ContainerSpec::new(&own_tag)
+        .cmd(["/bin/busybox", "true"])
+        .label(PID_LABEL, "4294967295")
+        .label(PID_NAMESPACE_LABEL, "pid:[1]");
+    let mut body = foreign_spec.into_body();
+    body.labels
+        .get_or_insert_with(HashMap::new)
+        .insert(RUN_LABEL.to_owned(), engine.run_id().to_owned());
+    engine
+        .docker()
+        .create_container(
+            Some(
+                bollard::query_parameters::CreateContainerOptionsBuilder::default()
+                    .name(&foreign)
+                    .build(),
+            ),
+            body,
+        )
+        .await?;
 
     let _second = Engine::connect().await?;
+
+    assert!(
+        engine.container_exists(&foreign).await?,
+        "a container of another pid namespace was swept"
+    );
 
     assert!(
         !engine.container_exists(&name).await?,
