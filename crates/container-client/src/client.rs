@@ -52,12 +52,8 @@ pub trait ContainerClient: Send + Sync {
 
     /// Runs `sh -c <command>` inside a running container, waiting up to `timeout`
     /// (`None`: no limit).
-    async fn exec(
-        &self,
-        id: &str,
-        command: &str,
-        timeout: Option<Duration>,
-    ) -> Result<ExecOutcome>;
+    async fn exec(&self, id: &str, command: &str, timeout: Option<Duration>)
+    -> Result<ExecOutcome>;
 
     /// Removes an image by ID (forced, as the original's cleanup does).
     async fn remove_image(&self, image_id: &str) -> Result<()>;

@@ -50,4 +50,24 @@ pub enum Error {
         /// The limit.
         seconds: u64,
     },
+    /// A Docker API version that does not parse (`--api-version`, `DOCKER_API_VERSION`).
+    #[error("invalid docker api version {value:?}: expected MAJOR.MINOR such as 1.41")]
+    InvalidApiVersion {
+        /// What was given.
+        value: String,
+    },
+    /// An image reference this crate cannot pull.
+    #[error("invalid image reference {reference:?}: {reason}")]
+    InvalidReference {
+        /// What was given.
+        reference: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+    /// The Docker connection settings cannot be used (`DOCKER_HOST`, certificates).
+    #[error("docker connection settings: {message}")]
+    Config {
+        /// What is wrong, naming the setting or file.
+        message: String,
+    },
 }

@@ -70,6 +70,35 @@ pub enum NetworkMode {
     Named(String),
 }
 
+impl NetworkMode {
+    /// Parses `HostConfig.NetworkMode` as the engine reports it. `container:<id>` keeps the ID;
+    /// the Docker implementation resolves it to the container's name.
+    pub fn parse(mode: &str) -> Self {
+        match mode {
+            "" | "default" => Self::Default,
+            "bridge" => Self::Bridge,
+            "host" => Self::Host,
+            "none" => Self::None,
+            m => match m.strip_prefix("container:") {
+                Some(c) => Self::Container(c.trim_start_matches('/').to_owned()),
+                None => Self::Named(m.to_owned()),
+            },
+        }
+    }
+
+    /// The value of `HostConfig.NetworkMode` for this mode.
+    pub fn to_engine_string(&self) -> String {
+        match self {
+            Self::Default => "default".to_owned(),
+            Self::Bridge => "bridge".to_owned(),
+            Self::Host => "host".to_owned(),
+            Self::None => "none".to_owned(),
+            Self::Container(c) => format!("container:{c}"),
+            Self::Named(n) => n.clone(),
+        }
+    }
+}
+
 /// One network endpoint of a container, with everything needed to attach it again.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct NetworkAttachment {
@@ -201,6 +230,61 @@ pub struct Healthcheck {
 #[derive(Clone, PartialEq, Default)]
 pub struct HostConfig {
     pub(crate) inner: Box<bollard::models::HostConfig>,
+}
+
+impl HostConfig {
+    /// `AutoRemove`: the engine removes the container when it stops (`--rm`).
+    pub fn auto_remove(&self) -> bool {
+        self.inner.auto_remove.unwrap_or(false)
+    }
+
+    /// The container ports that have host port bindings (`80/tcp`), sorted.
+    pub fn port_binding_keys(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .inner
+            .port_bindings
+            .as_ref()
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        keys.sort();
+        keys
+    }
+
+    /// Whether any port is published on the host (self-update cannot overlap two such
+    /// containers).
+    pub fn publishes_host_ports(&self) -> bool {
+        self.inner.port_bindings.as_ref().is_some_and(|m| {
+            m.values()
+                .flatten()
+                .flatten()
+                .any(|b| b.host_port.as_deref().is_some_and(|p| !p.is_empty()))
+        }) || self.inner.publish_all_ports.unwrap_or(false)
+    }
+
+    /// `UTSMode` is `host`: the container uses the host's hostname.
+    pub(crate) fn uts_mode_is_host(&self) -> bool {
+        self.inner.uts_mode.as_deref() == Some("host")
+    }
+
+    /// The host configuration as the new container gets it: links in the create form and
+    /// the network mode written from `mode` (so `container:<x>` names the container, not the
+    /// old ID). Everything else is kept as it is.
+    pub(crate) fn prepare_for_recreate(&mut self, mode: &NetworkMode) {
+        if let Some(links) = self.inner.links.take() {
+            let links: Vec<String> = links
+                .iter()
+                .filter_map(|l| {
+                    let rewritten = crate::recreate::rewrite_link(l);
+                    if rewritten.is_none() {
+                        tracing::warn!(link = %l, "dropping a link that cannot be parsed");
+                    }
+                    rewritten
+                })
+                .collect();
+            self.inner.links = (!links.is_empty()).then_some(links);
+        }
+        self.inner.network_mode = Some(mode.to_engine_string());
+    }
 }
 
 impl fmt::Debug for HostConfig {
