@@ -123,7 +123,7 @@ impl TokenCache {
         }
         let requested_at = self.clock.now();
         let grant = fetch().await?;
-        let token = self.token_from(grant, requested_at, key);
+        let token = self.token_from(&grant, requested_at, key);
         *guard = Some(token.clone());
         Ok(token)
     }
@@ -157,23 +157,34 @@ impl TokenCache {
         self.len() == 0
     }
 
-    fn token_from(&self, grant: TokenGrant, requested_at: SystemTime, key: &TokenKey) -> Token {
+    fn token_from(&self, grant: &TokenGrant, requested_at: SystemTime, key: &TokenKey) -> Token {
         let lifetime = grant.expires_in;
+        let margin = self.margin.min(lifetime / 2);
         let now = self.clock.now();
-        // `issued_at` counts only when it is plausible on our clock: not in the future and not
-        // so far back that the token would already be dead (server clocks drift).
-        let start = match grant.issued_at {
-            Some(issued) if issued <= now && issued + lifetime > now => issued.min(requested_at),
+        let make = |start: SystemTime| {
+            let expires_at = start + lifetime;
+            Token::new(grant.token.clone(), expires_at, expires_at - margin)
+        };
+        // `issued_at` shortens the life of a token the server handed out earlier, but only when
+        // it is plausible on our clock: not in the future, and not so far back that the token
+        // would be useless already (the server's clock and ours disagree).
+        match grant.issued_at {
+            Some(issued) if issued <= now => {
+                let token = make(issued.min(requested_at));
+                if token.usable_until() > now {
+                    return token;
+                }
+                tracing::debug!(realm = %key.realm, scope = %key.scope,
+                    "token issued_at is too far in the past for the local clock; counting from the request");
+                make(requested_at)
+            }
             Some(_) => {
                 tracing::debug!(realm = %key.realm, scope = %key.scope,
-                    "token issued_at disagrees with the local clock; counting from the request");
-                requested_at
+                    "token issued_at lies in the future of the local clock; counting from the request");
+                make(requested_at)
             }
-            None => requested_at,
-        };
-        let expires_at = start + lifetime;
-        let margin = self.margin.min(lifetime / 2);
-        Token::new(grant.token, expires_at, expires_at - margin)
+            None => make(requested_at),
+        }
     }
 }
 

@@ -205,8 +205,12 @@ impl HttpClient {
             inner: tcp,
             opened: connections.clone(),
         };
+        // hyper-rustls sets ALPN itself (h2 and http/1.1, matching the enabled versions) and
+        // insists on an empty list.
+        let mut tls = (*tls).clone();
+        tls.alpn_protocols.clear();
         let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config((*tls).clone())
+            .with_tls_config(tls)
             .https_or_http()
             .enable_all_versions()
             .wrap_connector(counting);
@@ -353,11 +357,8 @@ fn chain(err: &(dyn std::error::Error + 'static)) -> String {
             .downcast_ref::<std::io::Error>()
             .and_then(std::io::Error::get_ref)
         {
-            let msg = inner.to_string();
-            if !parts.iter().any(|p| p == &msg) {
-                parts.push(msg);
-            }
-            cur = inner.source();
+            // Examine the wrapped error itself next (it may be another io::Error).
+            cur = Some(inner);
         } else {
             cur = e.source();
         }
@@ -375,10 +376,7 @@ fn find_rustls<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a rus
             .downcast_ref::<std::io::Error>()
             .and_then(std::io::Error::get_ref)
         {
-            if let Some(r) = inner.downcast_ref::<rustls::Error>() {
-                return Some(r);
-            }
-            cur = inner.source();
+            cur = Some(inner);
         } else {
             cur = e.source();
         }
@@ -387,7 +385,13 @@ fn find_rustls<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a rus
 }
 
 fn classify(registry: &str, err: &hyper_util::client::legacy::Error) -> Error {
-    let reason = chain(err);
+    let full = chain(err);
+    // hyper-util's own layer ("client error (Connect)") adds nothing for a reader.
+    let reason = full
+        .strip_prefix("client error (Connect): ")
+        .or_else(|| full.strip_prefix("client error (SendRequest): "))
+        .unwrap_or(&full)
+        .to_owned();
     let kind = match find_rustls(err) {
         Some(
             rustls::Error::InvalidCertificate(_)
