@@ -1,0 +1,362 @@
+//! The check phase: which containers run an outdated image, with one registry question per
+//! distinct image and a pull only where the answer calls for one.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use futures_util::StreamExt as _;
+use futures_util::stream;
+use tracing::{debug, info, warn};
+use watchtower_container_client::{Container, ContainerClient, Image};
+use watchtower_session_report::{ContainerRef, FailedStep, ReportBuilder};
+
+use crate::freshness::{Freshness, FreshnessChecker, FreshnessQuery};
+use crate::{Params, image_ref, labels};
+
+/// Whether the session may change anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Mode {
+    /// Report only: no pull, no hook, no container touched.
+    Check,
+    /// Pull what is stale and update.
+    Update,
+}
+
+/// What the check found for one container.
+#[derive(Debug, Clone)]
+pub(crate) enum Verdict {
+    /// Runs the newest image.
+    Fresh,
+    /// A newer image exists; `latest` is it when it is available locally (pulled), `None`
+    /// when it was only seen in the registry.
+    Stale { latest: Option<Box<Image>> },
+    /// Not checked, for this reason.
+    Skipped(String),
+    /// The check itself failed.
+    Failed(FailedStep, String),
+}
+
+/// One selected container through the session.
+#[derive(Debug, Clone)]
+pub(crate) struct Entry {
+    pub(crate) container: Container,
+    pub(crate) cref: ContainerRef,
+    /// The reference checked (zodiac label or `Config.Image`, with a default tag).
+    pub(crate) image_name: String,
+    /// The image the container runs, inspected.
+    pub(crate) old_image: Option<Image>,
+    pub(crate) verdict: Verdict,
+}
+
+impl Entry {
+    pub(crate) fn record(&self, report: &mut ReportBuilder) {
+        match &self.verdict {
+            Verdict::Fresh => report.fresh(&self.cref),
+            Verdict::Stale { latest } => report.stale(
+                &self.cref,
+                latest.as_ref().map(|i| i.id.as_str()).unwrap_or_default(),
+            ),
+            Verdict::Skipped(reason) => report.skipped(&self.cref, reason.as_str()),
+            Verdict::Failed(step, reason) => {
+                report.failed(&self.cref, *step, reason.as_str(), false)
+            }
+        };
+    }
+}
+
+/// The reference a container is recreated with: the zodiac label when present, else
+/// `Config.Image` exactly as the user wrote it.
+pub(crate) fn create_reference(container: &Container) -> String {
+    container
+        .labels
+        .get(labels::ZODIAC_ORIGINAL_IMAGE)
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .unwrap_or(&container.image_reference)
+        .to_owned()
+}
+
+pub(crate) fn container_ref(container: &Container, image_name: &str) -> ContainerRef {
+    ContainerRef::new(
+        container.id.clone(),
+        format!("/{}", container.name.trim_start_matches('/')),
+        image_name,
+        container.image_id.clone(),
+    )
+}
+
+enum Route {
+    Decided(Verdict),
+    Local,
+    Registry(usize),
+}
+
+type Lookups = HashMap<String, Result<Image, String>>;
+
+/// Checks `containers` and returns one entry per container, in the same order.
+pub(crate) async fn check_containers<C, R>(
+    client: &C,
+    registry: &R,
+    params: &Params,
+    containers: Vec<Container>,
+    mode: Mode,
+) -> Vec<Entry>
+where
+    C: ContainerClient + ?Sized,
+    R: FreshnessChecker + ?Sized,
+{
+    let concurrency = params.check_concurrency.max(1);
+
+    // The images the containers run, each inspected once.
+    let image_ids: BTreeSet<String> = containers.iter().map(|c| c.image_id.clone()).collect();
+    let old_images = inspect_all(client, image_ids, concurrency).await;
+
+    // Where each container's answer comes from; distinct registry questions.
+    let mut questions = Questions::default();
+    let mut routes = Vec::with_capacity(containers.len());
+    let mut entries = Vec::with_capacity(containers.len());
+    for container in containers {
+        let image_name = image_ref::image_name(&container);
+        let old_image = old_images.get(&container.image_id);
+        routes.push(route(
+            params,
+            &container,
+            &image_name,
+            old_image,
+            &mut questions,
+        ));
+        entries.push(Entry {
+            cref: container_ref(&container, &image_name),
+            old_image: old_image.and_then(|r| r.as_ref().ok()).cloned(),
+            container,
+            image_name,
+            verdict: Verdict::Fresh,
+        });
+    }
+
+    let answers = if questions.queries.is_empty() {
+        Vec::new()
+    } else {
+        debug!(
+            distinct = questions.queries.len(),
+            "asking registries about distinct images"
+        );
+        registry.check_many(&questions.queries, concurrency).await
+    };
+    log_unknowns(params, mode, &questions.queries, &answers);
+
+    // Follow-ups: local look-ups of the tag and pulls, each once per reference.
+    let mut local_refs = BTreeSet::new();
+    let mut pull_refs = BTreeSet::new();
+    for (entry, route) in entries.iter().zip(&routes) {
+        let wants = match route {
+            Route::Local => Some(&mut local_refs),
+            Route::Registry(i) => match (&answers[*i], mode) {
+                (Freshness::Fresh, _) => Some(&mut local_refs),
+                (_, Mode::Update) => Some(&mut pull_refs),
+                (_, Mode::Check) => None,
+            },
+            Route::Decided(_) => None,
+        };
+        if let Some(set) = wants {
+            set.insert(entry.image_name.clone());
+        }
+    }
+    let local = inspect_all(client, local_refs, concurrency).await;
+    let pulled: Lookups = stream::iter(pull_refs)
+        .map(|reference| async move {
+            let result = pull(client, registry, &reference).await;
+            (reference, result)
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await;
+
+    for (entry, route) in entries.iter_mut().zip(routes) {
+        entry.verdict = match route {
+            Route::Decided(verdict) => verdict,
+            Route::Local => match &local[&entry.image_name] {
+                Ok(image) => compare(&entry.container, image),
+                Err(err) => Verdict::Failed(FailedStep::Inspect, err.clone()),
+            },
+            Route::Registry(i) => after_registry(entry, &answers[i], mode, &local, &pulled),
+        };
+        log_verdict(entry);
+    }
+    entries
+}
+
+/// Distinct registry questions, keyed by (reference, image the container runs).
+#[derive(Default)]
+struct Questions {
+    queries: Vec<FreshnessQuery>,
+    index: HashMap<(String, String), usize>,
+}
+
+fn route(
+    params: &Params,
+    container: &Container,
+    image_name: &str,
+    old_image: Option<&Result<Image, String>>,
+    questions: &mut Questions,
+) -> Route {
+    let no_pull = labels::label_or_global(
+        &container.labels,
+        labels::NO_PULL,
+        params.no_pull,
+        params.label_take_precedence,
+    );
+    if image_ref::is_image_id(image_name) {
+        return Route::Decided(Verdict::Skipped(
+            "container uses a pinned image, and cannot be updated by watchtower".to_owned(),
+        ));
+    }
+    let old_image = match old_image {
+        Some(Ok(image)) => image,
+        Some(Err(err)) => return Route::Decided(Verdict::Failed(FailedStep::Inspect, err.clone())),
+        None => {
+            return Route::Decided(Verdict::Failed(
+                FailedStep::Inspect,
+                format!("image {} was not inspected", container.image_id),
+            ));
+        }
+    };
+    if image_ref::is_digest_pinned(image_name) {
+        debug!(container = %container.name, image = %image_name, "pinned to a digest; never stale");
+        return Route::Decided(Verdict::Fresh);
+    }
+    if no_pull {
+        return Route::Local;
+    }
+    let key = (image_name.to_owned(), container.image_id.clone());
+    let queries = &mut questions.queries;
+    let index = *questions.index.entry(key).or_insert_with(|| {
+        queries.push(FreshnessQuery {
+            reference: image_name.to_owned(),
+            repo_digests: old_image.repo_digests.clone(),
+        });
+        queries.len() - 1
+    });
+    Route::Registry(index)
+}
+
+fn after_registry(
+    entry: &Entry,
+    answer: &Freshness,
+    mode: Mode,
+    local: &Lookups,
+    pulled: &Lookups,
+) -> Verdict {
+    match (answer, mode) {
+        // The registry serves what the container runs; a newer image pulled by hand still
+        // counts (the local tag is compared too, as the original did).
+        (Freshness::Fresh, _) => match &local[&entry.image_name] {
+            Ok(image) => compare(&entry.container, image),
+            Err(_) => Verdict::Fresh,
+        },
+        (Freshness::Stale { .. }, Mode::Check) => Verdict::Stale { latest: None },
+        (Freshness::Unknown { reason }, Mode::Check) => {
+            Verdict::Failed(FailedStep::Check, reason.clone())
+        }
+        (Freshness::Stale { .. }, Mode::Update) => match &pulled[&entry.image_name] {
+            Ok(image) => compare(&entry.container, image),
+            Err(err) => Verdict::Failed(FailedStep::Pull, err.clone()),
+        },
+        (Freshness::Unknown { reason }, Mode::Update) => match &pulled[&entry.image_name] {
+            Ok(image) => compare(&entry.container, image),
+            Err(err) => Verdict::Failed(
+                FailedStep::Pull,
+                format!("{err} (after the registry check failed: {reason})"),
+            ),
+        },
+    }
+}
+
+async fn inspect_all<C>(client: &C, ids: BTreeSet<String>, concurrency: usize) -> Lookups
+where
+    C: ContainerClient + ?Sized,
+{
+    stream::iter(ids)
+        .map(|id| async move {
+            let result = client.inspect_image(&id).await.map_err(|e| e.to_string());
+            (id, result)
+        })
+        .buffer_unordered(concurrency)
+        .collect()
+        .await
+}
+
+fn log_unknowns(params: &Params, mode: Mode, queries: &[FreshnessQuery], answers: &[Freshness]) {
+    for (query, answer) in queries.iter().zip(answers) {
+        if let Freshness::Unknown { reason } = answer {
+            let host = image_ref::registry_host(&query.reference);
+            let action = match mode {
+                Mode::Update => "falling back to a pull",
+                Mode::Check => "cannot tell whether it is fresh",
+            };
+            if params.warn_on_head_failure.warns_for(host) {
+                warn!(image = %query.reference, %reason, "could not check the registry; {action}");
+            } else {
+                debug!(image = %query.reference, %reason, "could not check the registry; {action}");
+            }
+        }
+    }
+}
+
+fn log_verdict(entry: &Entry) {
+    let name = &entry.container.name;
+    let image = &entry.image_name;
+    match &entry.verdict {
+        Verdict::Stale { .. } => info!(container = %name, %image, "found a newer image"),
+        Verdict::Fresh => debug!(container = %name, %image, "image is fresh"),
+        Verdict::Skipped(reason) | Verdict::Failed(_, reason) => {
+            info!(container = %name, %image, %reason, "unable to update container; proceeding to next");
+        }
+    }
+}
+
+async fn pull<C, R>(client: &C, registry: &R, reference: &str) -> Result<Image, String>
+where
+    C: ContainerClient + ?Sized,
+    R: FreshnessChecker + ?Sized,
+{
+    let auth = registry
+        .pull_auth(reference)
+        .await
+        .map_err(|e| e.to_string())?;
+    info!(image = %reference, "pulling");
+    client
+        .pull_image(reference, auth)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+fn compare(container: &Container, latest: &Image) -> Verdict {
+    if latest.id == container.image_id {
+        Verdict::Fresh
+    } else {
+        Verdict::Stale {
+            latest: Some(Box::new(latest.clone())),
+        }
+    }
+}
+
+/// The monitor-only decision for each entry.
+pub(crate) fn monitor_only(params: &Params, container: &Container) -> bool {
+    labels::label_or_global(
+        &container.labels,
+        labels::MONITOR_ONLY,
+        params.monitor_only,
+        params.label_take_precedence,
+    )
+}
+
+/// A map from image ID to the containers (names) running it, for logs.
+pub(crate) fn images_in_use(containers: &[Container]) -> BTreeMap<String, Vec<String>> {
+    let mut used: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for c in containers {
+        used.entry(c.image_id.clone())
+            .or_default()
+            .push(c.name.clone());
+    }
+    used
+}

@@ -1,0 +1,153 @@
+//! The container labels the engine reads (the lifecycle-hook labels live in
+//! `watchtower-lifecycle`), and how their values are read.
+
+use std::collections::BTreeMap;
+
+use tracing::warn;
+use watchtower_container_client::Container;
+
+/// Marks a watchtower instance (value exactly `true`).
+pub const WATCHTOWER: &str = "com.centurylinklabs.watchtower";
+/// `true`/`false`: include or always exclude a container.
+pub const ENABLE: &str = "com.centurylinklabs.watchtower.enable";
+/// Per-container monitor-only.
+pub const MONITOR_ONLY: &str = "com.centurylinklabs.watchtower.monitor-only";
+/// Per-container no-pull.
+pub const NO_PULL: &str = "com.centurylinklabs.watchtower.no-pull";
+/// The instance scope a container belongs to.
+pub const SCOPE: &str = "com.centurylinklabs.watchtower.scope";
+/// Comma-separated names of containers this one depends on.
+pub const DEPENDS_ON: &str = "com.centurylinklabs.watchtower.depends-on";
+/// Signal used to stop the container.
+pub const STOP_SIGNAL: &str = "com.centurylinklabs.watchtower.stop-signal";
+/// Zodiac compatibility: the image reference to use instead of `Config.Image`.
+pub const ZODIAC_ORIGINAL_IMAGE: &str = "com.centurylinklabs.zodiac.original-image";
+
+/// Parses a boolean the way Go's `strconv.ParseBool` does (`1 t T TRUE true True` and
+/// `0 f F FALSE false False`); anything else is `None`.
+pub fn parse_bool(value: &str) -> Option<bool> {
+    match value {
+        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
+        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
+        _ => None,
+    }
+}
+
+/// The value of a boolean label: `None` when absent or unparsable (the latter is logged).
+pub(crate) fn bool_label(labels: &BTreeMap<String, String>, label: &str) -> Option<bool> {
+    let raw = labels.get(label)?;
+    let parsed = parse_bool(raw);
+    if parsed.is_none() {
+        warn!(label, value = %raw, "label is not a boolean; ignoring it");
+    }
+    parsed
+}
+
+/// Combines a per-container boolean label with its global flag:
+/// label absent or unparsable gives the flag; with `label_takes_precedence` the label's
+/// value wins; otherwise label OR flag (a label can only switch the behaviour on).
+pub fn label_or_global(
+    labels: &BTreeMap<String, String>,
+    label: &str,
+    global: bool,
+    label_takes_precedence: bool,
+) -> bool {
+    match bool_label(labels, label) {
+        None => global,
+        Some(value) if label_takes_precedence => value,
+        Some(value) => value || global,
+    }
+}
+
+/// Whether the container is a watchtower instance (label value exactly `true`).
+pub fn is_watchtower(container: &Container) -> bool {
+    container
+        .labels
+        .get(WATCHTOWER)
+        .is_some_and(|v| v == "true")
+}
+
+/// The container's scope: the label's value, with a missing or empty label meaning `none`.
+pub fn scope_of(container: &Container) -> &str {
+    match container.labels.get(SCOPE).map(String::as_str) {
+        None | Some("") => "none",
+        Some(scope) => scope,
+    }
+}
+
+/// The stop signal from the label, else `SIGTERM` (the image's `StopSignal` is not consulted,
+/// as in the original).
+pub fn stop_signal_of(container: &Container) -> String {
+    container
+        .labels
+        .get(STOP_SIGNAL)
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .unwrap_or("SIGTERM")
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn booleans_parse_like_go() {
+        for t in ["1", "t", "T", "TRUE", "true", "True"] {
+            assert_eq!(parse_bool(t), Some(true), "{t}");
+        }
+        for f in ["0", "f", "F", "FALSE", "false", "False"] {
+            assert_eq!(parse_bool(f), Some(false), "{f}");
+        }
+        for bad in ["yes", "tRUE", "", " true", "2"] {
+            assert_eq!(parse_bool(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn label_or_global_follows_the_precedence_rule() {
+        let on = labels(&[(MONITOR_ONLY, "true")]);
+        let off = labels(&[(MONITOR_ONLY, "false")]);
+        let junk = labels(&[(MONITOR_ONLY, "maybe")]);
+        let none = labels(&[]);
+        // Absent or unparsable: the global flag.
+        for l in [&none, &junk] {
+            for precedence in [false, true] {
+                assert!(label_or_global(l, MONITOR_ONLY, true, precedence));
+                assert!(!label_or_global(l, MONITOR_ONLY, false, precedence));
+            }
+        }
+        // Without precedence: OR.
+        assert!(label_or_global(&on, MONITOR_ONLY, false, false));
+        assert!(label_or_global(&off, MONITOR_ONLY, true, false));
+        assert!(!label_or_global(&off, MONITOR_ONLY, false, false));
+        // With precedence: the label.
+        assert!(!label_or_global(&off, MONITOR_ONLY, true, true));
+        assert!(label_or_global(&on, MONITOR_ONLY, false, true));
+    }
+
+    #[test]
+    fn scope_stop_signal_and_watchtower_marker() {
+        let mut c = Container::default();
+        assert_eq!(scope_of(&c), "none");
+        assert_eq!(stop_signal_of(&c), "SIGTERM");
+        assert!(!is_watchtower(&c));
+        c.labels = labels(&[(SCOPE, ""), (STOP_SIGNAL, "SIGHUP"), (WATCHTOWER, "True")]);
+        assert_eq!(scope_of(&c), "none");
+        assert_eq!(stop_signal_of(&c), "SIGHUP");
+        assert!(
+            !is_watchtower(&c),
+            "only exactly \"true\" marks an instance"
+        );
+        c.labels = labels(&[(SCOPE, "prod"), (WATCHTOWER, "true")]);
+        assert_eq!(scope_of(&c), "prod");
+        assert!(is_watchtower(&c));
+    }
+}

@@ -1,0 +1,107 @@
+//! How a session behaves: the flags of the original, one field each.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crate::WarnOnHeadFailure;
+
+/// Session settings. Build with `Params::default()` and set fields; the defaults are the
+/// original's defaults.
+///
+/// ```
+/// use std::time::Duration;
+/// use watchtower_actions::Params;
+///
+/// let mut params = Params::default();
+/// params.cleanup = true;
+/// params.stop_timeout = Duration::from_secs(30);
+/// assert!(!params.monitor_only);
+/// ```
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Params {
+    /// `--cleanup`: after all restarts, remove old images that no container uses any more.
+    pub cleanup: bool,
+    /// `--remove-volumes`: remove the old container's anonymous volumes with it.
+    pub remove_volumes: bool,
+    /// `--no-pull`: never contact a registry; compare with the local image cache only.
+    pub no_pull: bool,
+    /// `--no-restart`: stop and remove stale containers without creating replacements.
+    pub no_restart: bool,
+    /// `--monitor-only`: check and report, never stop or recreate.
+    pub monitor_only: bool,
+    /// `--label-take-precedence`: the monitor-only and no-pull labels override the flags
+    /// both ways (otherwise a label can only switch them on).
+    pub label_take_precedence: bool,
+    /// `--include-stopped`: also created and exited containers.
+    pub include_stopped: bool,
+    /// `--include-restarting`: also restarting containers.
+    pub include_restarting: bool,
+    /// `--revive-stopped`: start recreated containers even if the old one was not running.
+    pub revive_stopped: bool,
+    /// `--rolling-restart`: update one container at a time, waiting until each new one is
+    /// ready ([`ready_timeout`](Self::ready_timeout)) before the next.
+    pub rolling_restart: bool,
+    /// `--enable-lifecycle-hooks`.
+    pub lifecycle_hooks: bool,
+    /// `--stop-timeout`: how long a container may take to stop before it is killed.
+    pub stop_timeout: Duration,
+    /// `--warn-on-head-failure`.
+    pub warn_on_head_failure: WarnOnHeadFailure,
+    /// How many distinct images are checked (and pulled) at the same time.
+    pub check_concurrency: usize,
+    /// With rolling restarts: how long a new container may take to run (and, with a
+    /// healthcheck, to become healthy) before the update is rolled back.
+    pub ready_timeout: Duration,
+    /// Asks a running session to stop between containers (see [`CancelToken`]).
+    pub cancel: CancelToken,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Self {
+            cleanup: false,
+            remove_volumes: false,
+            no_pull: false,
+            no_restart: false,
+            monitor_only: false,
+            label_take_precedence: false,
+            include_stopped: false,
+            include_restarting: false,
+            revive_stopped: false,
+            rolling_restart: false,
+            lifecycle_hooks: false,
+            stop_timeout: Duration::from_secs(10),
+            warn_on_head_failure: WarnOnHeadFailure::Auto,
+            check_concurrency: 8,
+            ready_timeout: Duration::from_secs(60),
+            cancel: CancelToken::new(),
+        }
+    }
+}
+
+/// Asks a running session to stop at the next container boundary.
+///
+/// Cloning shares the flag. After [`cancel`](Self::cancel), a session finishes (or rolls
+/// back) the container it is working on, recreates every container it has already stopped,
+/// records the rest as skipped and returns its report. The binary cancels on SIGTERM.
+#[derive(Debug, Clone, Default)]
+pub struct CancelToken(Arc<AtomicBool>);
+
+impl CancelToken {
+    /// A token that is not cancelled.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Asks every session holding a clone of this token to stop.
+    pub fn cancel(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    /// Whether [`cancel`](Self::cancel) was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+}

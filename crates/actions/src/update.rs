@@ -1,0 +1,468 @@
+//! The safe update of one container (DESIGN.md, "Safe update"):
+//!
+//! pre-update hook -> stop -> rename aside `<name>-wt-old-<short id>` -> create the new one
+//! under the original name -> connect networks -> start (if the old one ran, or
+//! `--revive-stopped`) -> [rolling: wait until ready] -> post-update hook -> remove the old one.
+//!
+//! Any failure after the stop rolls back: the half-made new container is removed, the old
+//! one gets its name back and is started again if it was running. The outcome names the
+//! step that failed and whether the rollback worked.
+
+use std::time::Duration;
+
+use tracing::{debug, error, info, warn};
+use watchtower_container_client::{
+    Container, ContainerClient, ContainerState, Error as ClientError, Image, RecreateSpec,
+    StopOptions,
+};
+use watchtower_lifecycle::PreUpdateDecision;
+use watchtower_session_report::{ContainerRef, FailedStep};
+
+use crate::{Params, labels};
+
+/// The part of a renamed-aside container's name between the original name and the short ID.
+pub const ASIDE_MARKER: &str = "-wt-old-";
+
+/// The name a container is renamed to while its replacement is made.
+pub fn aside_name(container: &Container) -> String {
+    format!(
+        "{}{ASIDE_MARKER}{}",
+        container.name.trim_start_matches('/'),
+        container.short_id()
+    )
+}
+
+/// How long a container started with `--rm` may take to disappear after it stopped.
+const AUTO_REMOVE_WAIT: Duration = Duration::from_secs(10);
+
+/// One container to recreate.
+#[derive(Debug, Clone)]
+pub(crate) struct Job {
+    pub(crate) container: Container,
+    pub(crate) cref: ContainerRef,
+    pub(crate) old_image: Image,
+    /// The image to recreate from (the old one for a dependent that is itself fresh).
+    pub(crate) new_image: Image,
+    /// What goes into the new container's `Config.Image`.
+    pub(crate) reference: String,
+    /// Recreated because its image is stale (otherwise: because a dependency was).
+    pub(crate) stale: bool,
+    /// This is a watchtower instance: never stopped, renamed aside while its successor starts.
+    pub(crate) self_update: bool,
+}
+
+/// What happened to a job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// Recreated (`new_id`), or with `--no-restart` stopped and removed (`None`).
+    Updated { new_id: Option<String> },
+    /// Left alone (pre-update hook exit 75, session cancelled).
+    Skipped(String),
+    /// A step failed; `restored` says whether the old container is back as it was.
+    Failed {
+        step: FailedStep,
+        reason: String,
+        restored: bool,
+    },
+}
+
+/// A job whose old container is stopped and out of the way.
+#[derive(Debug)]
+pub(crate) struct Stopped {
+    job: Job,
+    spec: RecreateSpec,
+    was_running: bool,
+    /// The name the old container was renamed to (`None`: not renamed yet / auto-removed).
+    aside: Option<String>,
+    /// The old container removed itself when it stopped (`--rm`).
+    auto_removed: bool,
+}
+
+impl Stopped {
+    pub(crate) fn job(&self) -> &Job {
+        &self.job
+    }
+}
+
+pub(crate) enum StopPhase {
+    Stopped(Box<Stopped>),
+    Done(Outcome),
+}
+
+fn was_running(state: &ContainerState) -> bool {
+    matches!(
+        state,
+        ContainerState::Running | ContainerState::Restarting | ContainerState::Paused
+    )
+}
+
+fn failed(step: FailedStep, reason: String, rollback: Result<(), String>) -> Outcome {
+    match rollback {
+        Ok(()) => Outcome::Failed {
+            step,
+            reason,
+            restored: true,
+        },
+        Err(problem) => Outcome::Failed {
+            step,
+            reason: format!("{reason}; putting the old container back failed: {problem}"),
+            restored: false,
+        },
+    }
+}
+
+/// Runs the protocol's steps against one client with one set of params.
+pub(crate) struct Protocol<'a, C: ?Sized> {
+    pub(crate) client: &'a C,
+    pub(crate) params: &'a Params,
+}
+
+impl<C: ContainerClient + ?Sized> Protocol<'_, C> {
+    fn stop_options(&self, container: &Container) -> StopOptions {
+        StopOptions {
+            signal: labels::stop_signal_of(container),
+            timeout: self.params.stop_timeout,
+        }
+    }
+
+    /// Pre-update hook, stop, rename aside (or, with `--no-restart`, stop and remove).
+    pub(crate) async fn stop(&self, job: Job) -> StopPhase {
+        let c = &job.container;
+        let spec = RecreateSpec::build(c, &job.old_image, &job.new_image, &job.reference);
+        let running = was_running(&c.state);
+        if job.self_update {
+            debug!(container = %c.name, "watchtower's own container: not stopped");
+            return StopPhase::Stopped(Box::new(Stopped {
+                job,
+                spec,
+                was_running: true,
+                aside: None,
+                auto_removed: false,
+            }));
+        }
+        if self.params.lifecycle_hooks {
+            match watchtower_lifecycle::pre_update(self.client, c).await {
+                PreUpdateDecision::Proceed => {}
+                PreUpdateDecision::Skip { reason } => {
+                    return StopPhase::Done(Outcome::Skipped(reason));
+                }
+                PreUpdateDecision::Fail { reason } => {
+                    return StopPhase::Done(Outcome::Failed {
+                        step: FailedStep::PreUpdateHook,
+                        reason,
+                        restored: false,
+                    });
+                }
+            }
+        }
+
+        info!(container = %c.name, signal = %labels::stop_signal_of(c), "stopping");
+        if let Err(err) = self
+            .client
+            .stop_container(&c.id, self.stop_options(c))
+            .await
+        {
+            error!(container = %c.name, error = %err, "stopping failed");
+            let rollback = self.restart_if_stopped(c, running).await;
+            return StopPhase::Done(failed(FailedStep::Stop, err.to_string(), rollback));
+        }
+
+        if self.params.no_restart {
+            info!(container = %c.name, "removing without a replacement (--no-restart)");
+            return StopPhase::Done(
+                match self
+                    .client
+                    .remove_container(&c.id, self.params.remove_volumes)
+                    .await
+                {
+                    Ok(()) => Outcome::Updated { new_id: None },
+                    Err(err) => {
+                        let rollback = self.restart_if_stopped(c, running).await;
+                        failed(FailedStep::RemoveOld, err.to_string(), rollback)
+                    }
+                },
+            );
+        }
+
+        let mut stopped = Stopped {
+            spec,
+            was_running: running,
+            aside: None,
+            auto_removed: false,
+            job,
+        };
+        if stopped.job.container.host_config.auto_remove() {
+            if let Err(reason) = self.wait_until_gone(&stopped.job.container).await {
+                let rollback = self
+                    .restart_if_stopped(&stopped.job.container, running)
+                    .await;
+                return StopPhase::Done(failed(FailedStep::Stop, reason, rollback));
+            }
+            stopped.auto_removed = true;
+            return StopPhase::Stopped(Box::new(stopped));
+        }
+        let aside = aside_name(&stopped.job.container);
+        let c = &stopped.job.container;
+        match self.client.rename_container(&c.id, &aside).await {
+            Ok(()) => {
+                debug!(container = %c.name, aside = %aside, "renamed aside");
+                stopped.aside = Some(aside);
+            }
+            Err(ClientError::NotFound { .. }) => {
+                warn!(container = %c.name, "the container removed itself when it stopped");
+                stopped.auto_removed = true;
+            }
+            Err(err) => {
+                error!(container = %c.name, error = %err, "renaming aside failed");
+                let rollback = self.restart_if_stopped(c, running).await;
+                return StopPhase::Done(failed(
+                    FailedStep::Rename,
+                    format!("renaming to {aside}: {err}"),
+                    rollback,
+                ));
+            }
+        }
+        StopPhase::Stopped(Box::new(stopped))
+    }
+
+    /// Create, connect, start, [wait until ready], post-update hook, remove the old one.
+    pub(crate) async fn start(&self, mut st: Stopped, wait_ready: bool) -> Outcome {
+        let name = st.job.container.name.trim_start_matches('/').to_owned();
+        if st.job.self_update {
+            let aside = aside_name(&st.job.container);
+            if let Err(err) = self
+                .client
+                .rename_container(&st.job.container.id, &aside)
+                .await
+            {
+                error!(container = %name, error = %err, "renaming watchtower's own container aside failed");
+                return Outcome::Failed {
+                    step: FailedStep::SelfUpdate,
+                    reason: format!("renaming to {aside}: {err}"),
+                    restored: true,
+                };
+            }
+            st.aside = Some(aside);
+        }
+
+        let (new_id, started) = match self.bring_up(&st, wait_ready).await {
+            Ok(up) => up,
+            Err(outcome) => return outcome,
+        };
+
+        if self.params.lifecycle_hooks && started {
+            match self.client.inspect_container(&new_id).await {
+                Ok(new_container) => {
+                    let _logged =
+                        watchtower_lifecycle::post_update(self.client, &new_container).await;
+                }
+                Err(err) => {
+                    warn!(container = %name, error = %err, "cannot inspect the new container for its post-update hook");
+                }
+            }
+        }
+
+        if st.job.self_update {
+            info!(container = %name, "started the new watchtower; it removes this instance when it starts");
+            return Outcome::Updated {
+                new_id: Some(new_id),
+            };
+        }
+        if !st.auto_removed
+            && let Err(err) = self
+                .client
+                .remove_container(&st.job.container.id, self.params.remove_volumes)
+                .await
+        {
+            let aside = st.aside.as_deref().unwrap_or_default();
+            error!(container = %name, error = %err, aside = %aside, "removing the old container failed");
+            return Outcome::Failed {
+                step: FailedStep::RemoveOld,
+                reason: format!(
+                    "the new container runs, but the old one ({aside}) could not be removed: {err}; the next session removes it"
+                ),
+                restored: false,
+            };
+        }
+        info!(container = %name, new_id = %short(&new_id), "updated");
+        Outcome::Updated {
+            new_id: Some(new_id),
+        }
+    }
+
+    /// Creates, connects and (if the old one ran, or with `--revive-stopped`) starts the new
+    /// container, rolling back on failure. Returns its ID and whether it was started.
+    async fn bring_up(&self, st: &Stopped, wait_ready: bool) -> Result<(String, bool), Outcome> {
+        let name = st.job.container.name.trim_start_matches('/');
+        let note = if st.job.stale {
+            ""
+        } else {
+            " (recreated because a container it depends on was updated)"
+        };
+        let step = |step| {
+            if st.job.self_update {
+                FailedStep::SelfUpdate
+            } else {
+                step
+            }
+        };
+
+        info!(container = %name, image = %st.job.reference, "creating the new container");
+        let new_id = match self.client.create_container(&st.spec).await {
+            Ok(id) => id,
+            Err(err) => {
+                error!(container = %name, error = %err, "creating the new container failed");
+                let rollback = self.roll_back(st, None, false).await;
+                return Err(failed(
+                    step(FailedStep::Create),
+                    format!("{err}{note}"),
+                    rollback,
+                ));
+            }
+        };
+        if let Err(err) = self.client.connect_networks(&new_id, &st.spec).await {
+            error!(container = %name, error = %err, "connecting networks failed");
+            let rollback = self.roll_back(st, Some(&new_id), false).await;
+            return Err(failed(
+                step(FailedStep::ConnectNetwork),
+                format!("{err}{note}"),
+                rollback,
+            ));
+        }
+        if !(st.was_running || self.params.revive_stopped) {
+            debug!(container = %name, "the old container was not running; leaving the new one created");
+            return Ok((new_id, false));
+        }
+        if let Err(err) = self.client.start_container(&new_id).await {
+            error!(container = %name, error = %err, "starting the new container failed");
+            let rollback = self.roll_back(st, Some(&new_id), false).await;
+            return Err(failed(
+                step(FailedStep::Start),
+                format!("{err}{note}"),
+                rollback,
+            ));
+        }
+        if wait_ready
+            && let Err(err) = self
+                .client
+                .wait_until_ready(&new_id, self.params.ready_timeout)
+                .await
+        {
+            error!(container = %name, error = %err, "the new container did not become ready");
+            let rollback = self.roll_back(st, Some(&new_id), true).await;
+            return Err(failed(
+                step(FailedStep::Start),
+                format!("the new container did not become ready: {err}{note}"),
+                rollback,
+            ));
+        }
+        Ok((new_id, true))
+    }
+
+    /// Puts the old container back: removes the half-made new one, gives the old one its
+    /// name back and starts it if it was running.
+    async fn roll_back(
+        &self,
+        st: &Stopped,
+        new_id: Option<&str>,
+        new_started: bool,
+    ) -> Result<(), String> {
+        let c = &st.job.container;
+        let name = c.name.trim_start_matches('/');
+        warn!(container = %name, "rolling back to the old container");
+        if let Some(id) = new_id {
+            if new_started
+                && let Err(err) = self.client.stop_container(id, self.stop_options(c)).await
+            {
+                warn!(container = %name, error = %err, "stopping the new container failed");
+            }
+            if let Err(err) = self.client.remove_container(id, true).await {
+                return Err(format!("removing the new container: {err}"));
+            }
+        }
+        if st.auto_removed {
+            return self.recreate_from_old_image(st).await;
+        }
+        if let Some(aside) = &st.aside
+            && let Err(err) = self.client.rename_container(&c.id, name).await
+        {
+            return Err(format!("renaming {aside} back to {name}: {err}"));
+        }
+        if st.was_running
+            && !st.job.self_update
+            && let Err(err) = self.client.start_container(&c.id).await
+        {
+            return Err(format!("starting the old container: {err}"));
+        }
+        info!(container = %name, "the old container is back");
+        Ok(())
+    }
+
+    /// A container started with `--rm` is gone once stopped; its rollback makes it again
+    /// from the image it ran, with its old configuration.
+    async fn recreate_from_old_image(&self, st: &Stopped) -> Result<(), String> {
+        let c = &st.job.container;
+        let spec = RecreateSpec::build(
+            c,
+            &st.job.old_image,
+            &st.job.old_image,
+            &st.job.old_image.id,
+        );
+        warn!(container = %c.name, image = %st.job.old_image.id, "the old container removed itself when it stopped (--rm); making it again from its old image");
+        let id = self
+            .client
+            .create_container(&spec)
+            .await
+            .map_err(|e| format!("re-creating the old container from its image: {e}"))?;
+        self.client
+            .connect_networks(&id, &spec)
+            .await
+            .map_err(|e| format!("connecting the re-created old container: {e}"))?;
+        if st.was_running {
+            self.client
+                .start_container(&id)
+                .await
+                .map_err(|e| format!("starting the re-created old container: {e}"))?;
+        }
+        Ok(())
+    }
+
+    /// After a failed stop or rename: starts the old container again if it ran before and
+    /// does not now.
+    async fn restart_if_stopped(&self, c: &Container, was_running: bool) -> Result<(), String> {
+        if !was_running {
+            return Ok(());
+        }
+        match self.client.inspect_container(&c.id).await {
+            Ok(now) if now.state.is_running() => Ok(()),
+            Ok(_) => self
+                .client
+                .start_container(&c.id)
+                .await
+                .map_err(|e| format!("starting the old container: {e}")),
+            Err(e) => Err(format!("inspecting the old container: {e}")),
+        }
+    }
+
+    async fn wait_until_gone(&self, c: &Container) -> Result<(), String> {
+        let deadline = tokio::time::Instant::now() + AUTO_REMOVE_WAIT;
+        loop {
+            match self.client.inspect_container(&c.id).await {
+                Err(ClientError::NotFound { .. }) => return Ok(()),
+                Err(e) => return Err(format!("waiting for the stopped --rm container to go: {e}")),
+                Ok(_) if tokio::time::Instant::now() >= deadline => {
+                    return self
+                        .client
+                        .remove_container(&c.id, self.params.remove_volumes)
+                        .await
+                        .map_err(|e| format!("removing the stopped --rm container: {e}"));
+                }
+                Ok(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+    }
+}
+
+fn short(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
+}

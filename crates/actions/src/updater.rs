@@ -1,0 +1,352 @@
+//! The embeddable entry point: one check or update session.
+
+use std::collections::BTreeSet;
+
+use tracing::{debug, error, info, warn};
+use watchtower_container_client::{Container, ContainerClient, ListOptions};
+use watchtower_session_report::{FailedStep, Report, ReportBuilder};
+
+use crate::check::{self, Entry, Mode, Verdict};
+use crate::order::Ordering;
+use crate::reconcile::{Reconciled, reconcile};
+use crate::update::{Job, Outcome, Protocol, StopPhase, Stopped};
+use crate::{Error, Filter, FreshnessChecker, Params, labels};
+
+/// Runs check and update sessions against a container engine and a registry.
+///
+/// `client` is the engine (`DockerClient` in the binary, a fake in tests), `registry`
+/// answers freshness questions and supplies pull credentials. An `Updater` holds no state
+/// between sessions; share it behind an `Arc` and run one session at a time (the binary
+/// serialises them with a lock, as the original did).
+#[derive(Debug)]
+pub struct Updater<C, R> {
+    client: C,
+    registry: R,
+    params: Params,
+}
+
+impl<C, R> Updater<C, R>
+where
+    C: ContainerClient,
+    R: FreshnessChecker,
+{
+    /// An updater with these parts and settings.
+    pub fn new(client: C, registry: R, params: Params) -> Self {
+        Self {
+            client,
+            registry,
+            params,
+        }
+    }
+
+    /// The settings.
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    /// The container engine.
+    pub fn client(&self) -> &C {
+        &self.client
+    }
+
+    /// The registry side.
+    pub fn registry(&self) -> &R {
+        &self.registry
+    }
+
+    /// Checks the selected containers and reports which are fresh or stale, changing
+    /// nothing: no pull, no hook, no container touched. A registry that cannot answer for an
+    /// image makes its containers `Failed` at step `check`.
+    pub async fn check(&self, filter: &Filter) -> Result<Report, Error> {
+        let selected = self.list(filter).await?;
+        info!(
+            containers = selected.len(),
+            "checking containers (no changes)"
+        );
+        let entries = check::check_containers(
+            &self.client,
+            &self.registry,
+            &self.params,
+            selected,
+            Mode::Check,
+        )
+        .await;
+        let mut report = ReportBuilder::new();
+        for entry in &entries {
+            entry.record(&mut report);
+        }
+        let report = report.build();
+        log_done(&report);
+        Ok(report)
+    }
+
+    /// Runs one update session: settles interrupted updates, runs pre-check hooks, checks
+    /// every selected container, pulls what is stale, updates what may be updated (in
+    /// dependency order, safely), cleans up images and runs post-check hooks.
+    ///
+    /// `Err` only when the engine cannot list containers; everything that goes wrong for one
+    /// container is in its line of the report.
+    pub async fn update(&self, filter: &Filter) -> Result<Report, Error> {
+        let settled = reconcile(&self.client, filter, self.params.remove_volumes).await?;
+        if settled
+            .iter()
+            .any(|r| matches!(r, Reconciled::Failed { .. }))
+        {
+            warn!("some interrupted updates could not be settled; see above");
+        }
+
+        let selected = self.list(filter).await?;
+        if self.params.lifecycle_hooks {
+            watchtower_lifecycle::pre_check(&self.client, &selected).await;
+        }
+        info!(
+            containers = selected.len(),
+            "checking containers for updated images"
+        );
+        let mut entries = check::check_containers(
+            &self.client,
+            &self.registry,
+            &self.params,
+            selected,
+            Mode::Update,
+        )
+        .await;
+
+        let mut report = ReportBuilder::new();
+        let jobs = self.plan(&mut entries);
+        for entry in &entries {
+            entry.record(&mut report);
+        }
+
+        let outcomes = if self.params.rolling_restart {
+            self.rolling(jobs).await
+        } else {
+            self.stop_all_then_start(jobs).await
+        };
+
+        let mut old_images = BTreeSet::new();
+        for (job, outcome) in &outcomes {
+            match outcome {
+                Outcome::Updated { .. } => {
+                    report.updated(&job.cref, job.new_image.id.as_str());
+                    if job.stale && !job.self_update && job.old_image.id != job.new_image.id {
+                        old_images.insert(job.old_image.id.clone());
+                    }
+                }
+                Outcome::Skipped(reason) => {
+                    report.skipped(&job.cref, reason.as_str());
+                }
+                Outcome::Failed {
+                    step,
+                    reason,
+                    restored,
+                } => {
+                    report.failed(&job.cref, *step, reason.as_str(), *restored);
+                }
+            }
+        }
+
+        if self.params.cleanup && !old_images.is_empty() {
+            self.remove_unused_images(old_images).await;
+        }
+        if self.params.lifecycle_hooks {
+            match self.list(filter).await {
+                Ok(containers) => watchtower_lifecycle::post_check(&self.client, &containers).await,
+                Err(err) => warn!(error = %err, "cannot list containers for the post-check hooks"),
+            }
+        }
+        let report = report.build();
+        log_done(&report);
+        Ok(report)
+    }
+
+    /// Settles the renamed-aside containers an interrupted session left behind (see the
+    /// [`crate::reconcile()`] function); `update` does this first anyway.
+    pub async fn reconcile(&self, filter: &Filter) -> Result<Vec<Reconciled>, Error> {
+        reconcile(&self.client, filter, self.params.remove_volumes).await
+    }
+
+    async fn list(&self, filter: &Filter) -> Result<Vec<Container>, Error> {
+        let options = ListOptions {
+            include_stopped: self.params.include_stopped,
+            include_restarting: self.params.include_restarting,
+        };
+        let all = self
+            .client
+            .list_containers(options)
+            .await
+            .map_err(|source| Error::List { source })?;
+        Ok(all.into_iter().filter(|c| filter.matches(c)).collect())
+    }
+
+    /// Decides which containers are recreated, in which order: stale ones that are not
+    /// monitor-only, then their dependents; containers caught in a dependency cycle fail.
+    fn plan(&self, entries: &mut [Entry]) -> Vec<Job> {
+        let containers: Vec<Container> = entries.iter().map(|e| e.container.clone()).collect();
+        let ordering = Ordering::of(&containers);
+        let monitor_only: Vec<bool> = entries
+            .iter()
+            .map(|e| check::monitor_only(&self.params, &e.container))
+            .collect();
+        let mut restart: Vec<bool> = entries
+            .iter()
+            .zip(&monitor_only)
+            .map(|(e, &m)| !m && matches!(e.verdict, Verdict::Stale { latest: Some(_) }))
+            .collect();
+        for (&i, description) in &ordering.cycles {
+            if restart[i] {
+                entries[i].verdict =
+                    Verdict::Failed(FailedStep::DependencyCycle, description.clone());
+                restart[i] = false;
+            }
+        }
+        let eligible: Vec<bool> = entries
+            .iter()
+            .zip(&monitor_only)
+            .map(|(e, &m)| !m && matches!(e.verdict, Verdict::Fresh) && e.old_image.is_some())
+            .collect();
+        ordering.propagate(&mut restart, |i| eligible[i]);
+        // A cycle member that would have to follow an updated dependency fails too.
+        for (&i, description) in &ordering.cycles {
+            let needs = ordering.deps[i]
+                .iter()
+                .any(|&d| restart[d] && !ordering.cycles.contains_key(&d));
+            if needs && eligible[i] {
+                entries[i].verdict = Verdict::Failed(
+                    FailedStep::DependencyCycle,
+                    format!("{description}; it depends on a container that is being updated"),
+                );
+            }
+        }
+
+        let mut jobs = Vec::new();
+        for &i in &ordering.order {
+            if !restart[i] {
+                continue;
+            }
+            let entry = &entries[i];
+            let Some(old_image) = entry.old_image.clone() else {
+                continue;
+            };
+            let (new_image, stale) = match &entry.verdict {
+                Verdict::Stale {
+                    latest: Some(latest),
+                } => ((**latest).clone(), true),
+                _ => (old_image.clone(), false),
+            };
+            if !stale {
+                info!(container = %entry.container.name, "recreating because a container it depends on is updated");
+            }
+            jobs.push(Job {
+                container: entry.container.clone(),
+                cref: entry.cref.clone(),
+                reference: check::create_reference(&entry.container),
+                self_update: labels::is_watchtower(&entry.container),
+                old_image,
+                new_image,
+                stale,
+            });
+        }
+        jobs
+    }
+
+    fn protocol(&self) -> Protocol<'_, C> {
+        Protocol {
+            client: &self.client,
+            params: &self.params,
+        }
+    }
+
+    /// The default path: stop dependents first (reverse order), then recreate dependencies
+    /// first (order).
+    async fn stop_all_then_start(&self, jobs: Vec<Job>) -> Vec<(Job, Outcome)> {
+        let protocol = self.protocol();
+        let mut outcomes = Vec::new();
+        let mut stopped: Vec<Stopped> = Vec::new();
+        for job in jobs.into_iter().rev() {
+            if self.params.cancel.is_cancelled() {
+                outcomes.push((job, cancelled()));
+                continue;
+            }
+            let cref = job.cref.clone();
+            let snapshot = job.clone();
+            match protocol.stop(job).await {
+                StopPhase::Stopped(st) => stopped.push(*st),
+                StopPhase::Done(outcome) => {
+                    debug!(container = %cref.name, ?outcome, "finished at the stop phase");
+                    outcomes.push((snapshot, outcome));
+                }
+            }
+        }
+        // Every stopped container is recreated (or put back), cancelled or not.
+        for st in stopped.into_iter().rev() {
+            let job = st.job().clone();
+            let outcome = protocol.start(st, false).await;
+            outcomes.push((job, outcome));
+        }
+        outcomes
+    }
+
+    /// `--rolling-restart`: one container at a time, each new one ready before the next.
+    async fn rolling(&self, jobs: Vec<Job>) -> Vec<(Job, Outcome)> {
+        let protocol = self.protocol();
+        let mut outcomes = Vec::new();
+        for job in jobs {
+            if self.params.cancel.is_cancelled() {
+                outcomes.push((job, cancelled()));
+                continue;
+            }
+            let snapshot = job.clone();
+            let outcome = match protocol.stop(job).await {
+                StopPhase::Stopped(st) => protocol.start(*st, true).await,
+                StopPhase::Done(outcome) => outcome,
+            };
+            outcomes.push((snapshot, outcome));
+        }
+        outcomes
+    }
+
+    /// `--cleanup`: removes the old images that no container (running or not) uses now.
+    async fn remove_unused_images(&self, candidates: BTreeSet<String>) {
+        let all = match self
+            .client
+            .list_containers(ListOptions {
+                include_stopped: true,
+                include_restarting: true,
+            })
+            .await
+        {
+            Ok(all) => all,
+            Err(err) => {
+                warn!(error = %err, "cannot list containers; not removing old images");
+                return;
+            }
+        };
+        let in_use = check::images_in_use(&all);
+        for image in candidates {
+            if let Some(users) = in_use.get(&image) {
+                info!(image = %image, users = ?users, "old image still in use; keeping it");
+                continue;
+            }
+            match self.client.remove_image(&image).await {
+                Ok(()) => info!(image = %image, "removed old image"),
+                Err(err) => error!(image = %image, error = %err, "removing old image failed"),
+            }
+        }
+    }
+}
+
+fn cancelled() -> Outcome {
+    Outcome::Skipped("the session was cancelled before this container was updated".to_owned())
+}
+
+fn log_done(report: &Report) {
+    let counts = report.counts();
+    info!(
+        scanned = counts.scanned,
+        updated = counts.updated,
+        failed = counts.failed,
+        skipped = counts.skipped,
+        "session done"
+    );
+}
