@@ -48,6 +48,24 @@
 //! } // dropping `engine` removes the container and the images, dropping `registry` stops it
 //! ```
 //!
+//! # What tests see
+//!
+//! - [`Registry::access_log`] and [`Registry::count_requests`] leave out the bench's own requests
+//!   (readiness checks, [`Registry::manifest_digest`], flushes; they carry
+//!   [`client::TESTKIT_USER_AGENT`]), so a count is what the code under test and the engine
+//!   sent. The registry writes a log line just after each response: call
+//!   [`Registry::flush_access_log`] before counting.
+//! - [`TokenServer::requests`] counts every request to the token endpoint, refused ones too;
+//!   the bench's own tokens are minted in-process and never counted.
+//! - Credentials are random per registry ([`Registry::credentials`]), so a test can search
+//!   logs and errors for the password to prove it never leaks.
+//! - The Docker Engine treats `127.0.0.0/8` as an insecure registry range, so it skips
+//!   certificate checks for the HTTPS registry. Tests that must prove TLS verification use
+//!   [`tls::TestCa::client_config`] (the CA as the only root) with their own client, or
+//!   [`client::HttpClient`].
+//! - [`FixtureImage::image_id`] is the id the engine reports after pulling that version (the
+//!   classic image store's config digest).
+//!
 //! # Rules the bench keeps
 //!
 //! - Everything it starts listens on `127.0.0.1`. Containers default to `network_mode: none`;
@@ -56,8 +74,19 @@
 //!   (Debian's `busybox-static`; override the path with `WATCHTOWER_TESTKIT_BUSYBOX`).
 //! - The registry binary is `/usr/bin/docker-registry` (override with
 //!   `WATCHTOWER_TESTKIT_REGISTRY_BIN`); when missing, the error says how to install it.
+//! - Fixture images are built with the classic builder (`version=1`), with `network_mode:
+//!   none` and no cache, so runs never share intermediate images.
 //! - This crate is for tests only: it uses `anyhow`, prints to stderr and panics on misuse.
 //!   Library crates must never depend on it outside `[dev-dependencies]`.
+//!
+//! # Environment
+//!
+//! | variable | effect |
+//! | --- | --- |
+//! | `DOCKER_HOST` | the engine (`unix://...`, `tcp://...`); default `/var/run/docker.sock` |
+//! | `WATCHTOWER_E2E=required` | a missing engine fails the test instead of skipping it |
+//! | `WATCHTOWER_TESTKIT_REGISTRY_BIN` | another distribution registry binary |
+//! | `WATCHTOWER_TESTKIT_BUSYBOX` | another statically linked busybox |
 
 #![warn(missing_docs)]
 
@@ -72,6 +101,12 @@ pub use engine::{ContainerSpec, Engine, PID_LABEL, PID_NAMESPACE_LABEL, RUN_LABE
 pub use fixture::{DEFAULT_CMD, FixtureImage, FixtureSpec, VERSION_LABEL};
 pub use registry::{AccessLogEntry, Auth, REGISTRY_USER, Registry, RegistryMode, RegistryOptions};
 pub use token::{TokenRequest, TokenServer};
+
+/// [`Engine::require`] under the name issue 2 gives it: the engine, or a loud skip (`None`),
+/// or a panic under `WATCHTOWER_E2E=required`.
+pub async fn require_engine() -> Option<Engine> {
+    Engine::require().await
+}
 
 /// The environment variable that turns a skipped Docker-backed test into a failure.
 pub const E2E_ENV: &str = "WATCHTOWER_E2E";

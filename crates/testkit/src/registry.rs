@@ -104,7 +104,8 @@ pub struct AccessLogEntry {
     pub path: String,
     /// The response status.
     pub status: u16,
-    /// The authenticated user (Basic mode), if any.
+    /// The log line's user field, when not `-` (distribution 2.8 leaves it `-` even for
+    /// htpasswd-authenticated requests).
     pub user: Option<String>,
     /// The client's `User-Agent`.
     pub user_agent: String,

@@ -202,8 +202,19 @@ async fn token_registry_accepts_tokens_from_its_token_server() -> anyhow::Result
         .request(Method::HEAD, &other, &[("authorization", &bearer)])
         .await?;
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
-    // A tampered token is refused.
-    let tampered = format!("Bearer {}x", &token[..token.len() - 1]);
+    // A token with a tampered signature is refused. (The first signature character carries six
+    // full bits; the last one only two, and decoders ignore the rest.)
+    let signature_start = token.rfind('.').unwrap() + 1;
+    let replacement = if token[signature_start..].starts_with('A') {
+        "B"
+    } else {
+        "A"
+    };
+    let tampered = format!(
+        "Bearer {}{replacement}{}",
+        &token[..signature_start],
+        &token[signature_start + 1..]
+    );
     let refused = client
         .request(Method::HEAD, &url, &[("authorization", &tampered)])
         .await?;
