@@ -31,6 +31,12 @@ pub enum Error {
         /// What went wrong (never the secret itself).
         message: String,
     },
+    /// The registry client could not be built (TLS settings, CA bundle).
+    #[error("registry client: {message}")]
+    RegistrySetup {
+        /// What went wrong.
+        message: String,
+    },
     /// `--rolling-restart` was asked for, but a watched container depends on another one.
     #[error(
         "container {container} depends on {depends_on}; this is not compatible with rolling restarts (links, the depends-on label and network_mode container:<x> all count)"

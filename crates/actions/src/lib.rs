@@ -57,8 +57,8 @@
 //! ```
 //!
 //! The binary wires the real parts in: `DockerClient` from `watchtower-container-client`
-//! and the registry client of `watchtower-registry-digest`, adapted to
-//! [`FreshnessChecker`].
+//! and [`RegistryChecker`], the registry client of `watchtower-registry-digest` with the pull
+//! credentials of `watchtower-registry-auth` (see its example).
 //!
 //! Besides sessions, the crate offers the start-up steps of the binary:
 //! [`cleanup_excess_instances`] (one watchtower per scope; completes a self-update),
@@ -83,7 +83,8 @@
 //! # Dependencies
 //!
 //! The container engine only through the `ContainerClient` trait, registries only through
-//! [`FreshnessChecker`]; no bollard or hyper type appears in this crate's API.
+//! [`FreshnessChecker`] (implemented for the real client by [`RegistryChecker`]); no bollard
+//! or hyper type appears in this crate's API.
 
 #![warn(missing_docs)]
 
@@ -97,6 +98,7 @@ mod labels;
 mod order;
 mod params;
 mod reconcile;
+mod registry;
 mod update;
 mod updater;
 
@@ -109,6 +111,7 @@ pub use instances::{
 pub use order::dependencies_of;
 pub use params::{CancelToken, Params};
 pub use reconcile::{Reconciled, original_name, reconcile};
+pub use registry::RegistryChecker;
 pub use update::{ASIDE_MARKER, aside_name};
 pub use updater::Updater;
 pub use watchtower_session_report::Report;

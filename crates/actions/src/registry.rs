@@ -1,0 +1,232 @@
+//! [`FreshnessChecker`] for the real registry client of `watchtower-registry-digest`.
+
+use async_trait::async_trait;
+use watchtower_container_client::PullAuth;
+use watchtower_registry_auth::{
+    Credential, CredentialStore, DOCKER_HUB_CONFIG_KEY, ImageReference,
+};
+use watchtower_registry_digest::{CheckRequest, Registry, RegistryOptions};
+
+use crate::{Error, Freshness, FreshnessChecker, FreshnessQuery};
+
+/// The registry side of a session: freshness from [`Registry`] (one `GET /v2/` per registry
+/// host per session, one `HEAD` per distinct reference, bounded per host), and pull
+/// credentials from the same [`CredentialStore`].
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), watchtower_actions::Error> {
+/// use watchtower_actions::{Filter, Params, RegistryChecker, Updater};
+/// use watchtower_container_client::DockerClient;
+/// use watchtower_registry_auth::CredentialStore;
+/// use watchtower_registry_digest::RegistryOptions;
+///
+/// let docker = DockerClient::connect_from_env().await.expect("a docker engine");
+/// let registry = RegistryChecker::from_options(RegistryOptions {
+///     credentials: CredentialStore::from_env(),
+///     ..RegistryOptions::default()
+/// })?;
+/// let updater = Updater::new(docker, registry, Params::default());
+/// let report = updater.update(&Filter::all()).await?;
+/// println!("{} updated", report.counts().updated);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct RegistryChecker {
+    registry: Registry,
+    credentials: CredentialStore,
+}
+
+impl RegistryChecker {
+    /// Joins a registry client and the credentials to pull with (normally the store the
+    /// client was built with).
+    pub fn new(registry: Registry, credentials: CredentialStore) -> Self {
+        Self {
+            registry,
+            credentials,
+        }
+    }
+
+    /// Builds the registry client from `options`, pulling with its credentials.
+    pub fn from_options(options: RegistryOptions) -> Result<Self, Error> {
+        let credentials = options.credentials.clone();
+        let registry = Registry::new(options).map_err(|e| Error::RegistrySetup {
+            message: e.to_string(),
+        })?;
+        Ok(Self::new(registry, credentials))
+    }
+
+    /// The registry client (its [`Registry::metrics`] count requests by kind).
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+}
+
+fn convert(freshness: watchtower_registry_digest::Freshness) -> Freshness {
+    match freshness {
+        watchtower_registry_digest::Freshness::Fresh => Freshness::Fresh,
+        watchtower_registry_digest::Freshness::Stale { remote } => Freshness::Stale {
+            remote_digest: remote,
+        },
+        watchtower_registry_digest::Freshness::Unknown { reason } => Freshness::Unknown { reason },
+    }
+}
+
+fn unparsable(reference: &str, err: &watchtower_registry_auth::Error) -> Freshness {
+    Freshness::Unknown {
+        reason: format!("image reference {reference:?} cannot be checked: {err}"),
+    }
+}
+
+#[async_trait]
+impl FreshnessChecker for RegistryChecker {
+    async fn check(&self, query: &FreshnessQuery) -> Freshness {
+        match ImageReference::parse(&query.reference) {
+            Ok(reference) => convert(
+                self.registry
+                    .check(&reference, &query.repo_digests)
+                    .await
+                    .freshness,
+            ),
+            Err(err) => unparsable(&query.reference, &err),
+        }
+    }
+
+    /// One registry session for all queries; the registry client bounds concurrency per host.
+    async fn check_many(&self, queries: &[FreshnessQuery], _concurrency: usize) -> Vec<Freshness> {
+        let parsed: Vec<_> = queries
+            .iter()
+            .map(|q| ImageReference::parse(&q.reference))
+            .collect();
+        let requests: Vec<CheckRequest> = queries
+            .iter()
+            .zip(&parsed)
+            .filter_map(|(q, p)| {
+                p.as_ref().ok().map(|reference| CheckRequest {
+                    reference: reference.clone(),
+                    local_repo_digests: q.repo_digests.clone(),
+                })
+            })
+            .collect();
+        let mut answers = self.registry.check_many(&requests).await.into_iter();
+        queries
+            .iter()
+            .zip(parsed)
+            .map(|(q, p)| match p {
+                Ok(_) => answers.next().map_or_else(
+                    || Freshness::Unknown {
+                        reason: "the registry client gave no answer".to_owned(),
+                    },
+                    |r| convert(r.freshness),
+                ),
+                Err(err) => unparsable(&q.reference, &err),
+            })
+            .collect()
+    }
+
+    async fn pull_auth(&self, reference: &str) -> Result<Option<PullAuth>, Error> {
+        let Ok(parsed) = ImageReference::parse(reference) else {
+            // The engine will say what is wrong with the reference when it pulls.
+            return Ok(None);
+        };
+        let credential = self
+            .credentials
+            .lookup(parsed.registry())
+            .await
+            .map_err(|e| Error::Credentials {
+                image: reference.to_owned(),
+                message: e.to_string(),
+            })?;
+        let server_address = if parsed.is_docker_hub() {
+            DOCKER_HUB_CONFIG_KEY.to_owned()
+        } else {
+            parsed.registry().to_owned()
+        };
+        Ok(credential.map(|c| match c {
+            Credential::Basic { username, password } => PullAuth {
+                username: Some(username),
+                password: Some(password.expose().to_owned()),
+                identity_token: None,
+                server_address,
+            },
+            Credential::IdentityToken { username, token } => PullAuth {
+                username,
+                password: None,
+                identity_token: Some(token.expose().to_owned()),
+                server_address,
+            },
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use watchtower_registry_auth::{CredentialOptions, Secret};
+
+    use super::*;
+
+    fn checker(options: CredentialOptions) -> RegistryChecker {
+        RegistryChecker::from_options(RegistryOptions {
+            credentials: CredentialStore::new(options),
+            ..RegistryOptions::default()
+        })
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn pull_credentials_come_from_the_store_and_stay_secret() {
+        let c = checker(CredentialOptions {
+            repo_user_pass: Some(("bob".to_owned(), Secret::new("hunter2"))),
+            ..CredentialOptions::default()
+        });
+        let auth = c.pull_auth("ghcr.io/team/app:1").await.unwrap().unwrap();
+        assert_eq!(auth.username.as_deref(), Some("bob"));
+        assert_eq!(auth.password.as_deref(), Some("hunter2"));
+        assert_eq!(auth.server_address, "ghcr.io");
+        assert!(!format!("{auth:?}").contains("hunter2"));
+        let hub = c.pull_auth("nginx").await.unwrap().unwrap();
+        assert_eq!(hub.server_address, DOCKER_HUB_CONFIG_KEY);
+    }
+
+    #[tokio::test]
+    async fn anonymous_pulls_have_no_credentials() {
+        let c = checker(CredentialOptions::default());
+        assert_eq!(c.pull_auth("127.0.0.1:5000/app:1").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_broken_docker_config_is_a_credentials_error_naming_the_image() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.json");
+        std::fs::write(&path, "{ not json").unwrap();
+        let err = checker(CredentialOptions {
+            docker_config: Some(path),
+            ..CredentialOptions::default()
+        })
+        .pull_auth("127.0.0.1:5000/app:1")
+        .await
+        .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("credentials for 127.0.0.1:5000/app:1: "),
+            "{err}"
+        );
+    }
+
+    #[tokio::test]
+    async fn unparsable_references_are_unknown_not_a_panic() {
+        let c = checker(CredentialOptions::default());
+        let answers = c
+            .check_many(
+                &[FreshnessQuery {
+                    reference: "UPPER/Case:tag".into(),
+                    repo_digests: vec![],
+                }],
+                4,
+            )
+            .await;
+        assert!(
+            matches!(&answers[0], Freshness::Unknown { reason } if reason.contains("UPPER/Case:tag")),
+            "{answers:?}"
+        );
+    }
+}
