@@ -1,0 +1,383 @@
+//! Sends deliveries: HTTP(S) with a per-request timeout and bounded retries, SMTP through
+//! lettre, and the `logger://` output. Errors never contain URLs or credentials.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use lettre::message::header::ContentType;
+use lettre::message::{Mailbox, MultiPart};
+use lettre::transport::smtp::authentication::{Credentials, Mechanism};
+use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use rustls_pki_types::CertificateDer;
+use rustls_pki_types::pem::PemObject;
+
+use crate::Error;
+use crate::service::{Delivery, HttpRequest, Mail, SmtpAuth, SmtpConfig, SmtpEncryption, Success};
+
+/// How much of an answer's body is read (enough for Slack's and Telegram's `ok` field).
+const MAX_ANSWER: usize = 64 * 1024;
+/// The longest `Retry-After` honoured.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+
+/// Where `logger://` writes.
+#[derive(Clone)]
+pub(crate) enum LogSink {
+    /// A `tracing` event at trace level (the original logged at logrus' trace level).
+    Tracing,
+    /// A writer, normally standard output (`--notification-log-stdout`).
+    Writer(Arc<Mutex<Box<dyn Write + Send>>>),
+}
+
+/// Retry and timeout policy.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Policy {
+    pub(crate) timeout: Duration,
+    pub(crate) attempts: u32,
+    pub(crate) backoff: Duration,
+}
+
+type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+
+pub(crate) struct Transport {
+    http: HttpClient,
+    extra_roots_pem: Vec<u8>,
+    policy: Policy,
+    log: LogSink,
+}
+
+fn root_store(extra_pem: &[u8]) -> Result<rustls::RootCertStore, Error> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if !extra_pem.is_empty() {
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(extra_pem)
+            .collect::<Result<_, _>>()
+            .map_err(|e| Error::InvalidRoots {
+                reason: e.to_string(),
+            })?;
+        if certs.is_empty() {
+            return Err(Error::InvalidRoots {
+                reason: "no certificate found in the PEM data".to_owned(),
+            });
+        }
+        for cert in certs {
+            roots.add(cert).map_err(|e| Error::InvalidRoots {
+                reason: e.to_string(),
+            })?;
+        }
+    }
+    Ok(roots)
+}
+
+impl Transport {
+    pub(crate) fn new(
+        policy: Policy,
+        log: LogSink,
+        extra_roots_pem: Vec<u8>,
+    ) -> Result<Self, Error> {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let tls = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| Error::InvalidRoots {
+                reason: e.to_string(),
+            })?
+            .with_root_certificates(root_store(&extra_roots_pem)?)
+            .with_no_client_auth();
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .build();
+        let http = Client::builder(TokioExecutor::new()).build(connector);
+        Ok(Self {
+            http,
+            extra_roots_pem,
+            policy,
+            log,
+        })
+    }
+
+    pub(crate) async fn deliver(
+        &self,
+        smtp: Option<&SmtpConfig>,
+        delivery: Delivery,
+    ) -> Result<(), String> {
+        match delivery {
+            Delivery::Http(request) => self.http(request).await,
+            Delivery::Mail(mail) => match smtp {
+                Some(config) => self.mail(config, mail).await,
+                None => Err("mail delivery without smtp settings".to_owned()),
+            },
+            Delivery::Log(message) => {
+                self.log(&message);
+                Ok(())
+            }
+        }
+    }
+
+    fn log(&self, message: &str) {
+        match &self.log {
+            LogSink::Tracing => {
+                for line in message.lines() {
+                    tracing::trace!(target: "watchtower_notify::logger", "Shoutrrr: {line}");
+                }
+            }
+            LogSink::Writer(writer) => {
+                let mut text = message.to_owned();
+                if !text.ends_with('\n') {
+                    text.push('\n');
+                }
+                if let Ok(mut w) = writer.lock() {
+                    let _ = w.write_all(text.as_bytes());
+                    let _ = w.flush();
+                }
+            }
+        }
+    }
+
+    async fn http(&self, request: HttpRequest) -> Result<(), String> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let outcome = tokio::time::timeout(self.policy.timeout, self.http_once(&request)).await;
+            let (error, retry_after) = match outcome {
+                Err(_) => return Err(format!("no answer within {:?}", self.policy.timeout)),
+                Ok(Ok(())) => return Ok(()),
+                Ok(Err(Attempt::Final(e))) => return Err(e),
+                Ok(Err(Attempt::Retry(e, after))) => (e, after),
+            };
+            if attempt >= self.policy.attempts {
+                return Err(format!("{error} (gave up after {attempt} attempts)"));
+            }
+            let wait =
+                retry_after.unwrap_or(self.policy.backoff * 2u32.saturating_pow(attempt - 1));
+            tracing::debug!(attempt, error = %error, wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX), "notification request failed; retrying");
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    async fn http_once(&self, request: &HttpRequest) -> Result<(), Attempt> {
+        let mut builder = http::Request::builder()
+            .method(request.method.clone())
+            .uri(&request.url)
+            .header(
+                "User-Agent",
+                concat!("watchtower/", env!("CARGO_PKG_VERSION")),
+            );
+        for (name, value) in &request.headers {
+            builder = builder.header(name.as_str(), value.as_str());
+        }
+        let req = builder
+            .body(Full::new(Bytes::from(request.body.clone())))
+            .map_err(|e| {
+                Attempt::Final(format!(
+                    "could not build the request: {}",
+                    e.to_string().replace(&request.url, "<url>")
+                ))
+            })?;
+        let response = self.http.request(req).await.map_err(|e| {
+            // Connection errors are worth another try; their text names no URL.
+            Attempt::Retry(format!("request failed: {}", error_chain(&e)), None)
+        })?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(|s| Duration::from_secs(s).min(MAX_RETRY_AFTER));
+        let body = Limited::new(response.into_body(), MAX_ANSWER)
+            .collect()
+            .await
+            .map(http_body_util::Collected::to_bytes)
+            .unwrap_or_default();
+        if status == http::StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+            return Err(Attempt::Retry(
+                format!("server answered {status}"),
+                retry_after,
+            ));
+        }
+        if !status.is_success() {
+            return Err(Attempt::Final(format!("server answered {status}")));
+        }
+        let text = String::from_utf8_lossy(&body);
+        match request.success {
+            Success::Status2xx => Ok(()),
+            Success::SlackWebhook => {
+                let t = text.trim();
+                if t.is_empty() || t == "ok" {
+                    Ok(())
+                } else {
+                    Err(Attempt::Final(format!(
+                        "webhook answered {:?}",
+                        truncate(t)
+                    )))
+                }
+            }
+            Success::JsonOk => match serde_json::from_str::<serde_json::Value>(&text) {
+                Ok(v) if v.get("ok") == Some(&serde_json::Value::Bool(true)) => Ok(()),
+                Ok(v) => Err(Attempt::Final(format!(
+                    "api answered not ok: {}",
+                    v.get("error")
+                        .or_else(|| v.get("description"))
+                        .map_or_else(|| "unknown error".to_owned(), ToString::to_string)
+                ))),
+                Err(_) => Err(Attempt::Final(format!(
+                    "api answered with no JSON: {:?}",
+                    truncate(&text)
+                ))),
+            },
+        }
+    }
+
+    async fn mail(&self, config: &SmtpConfig, mail: Mail) -> Result<(), String> {
+        let message = build_mail(config, mail)?;
+        let transport = self.smtp_transport(config)?;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match tokio::time::timeout(self.policy.timeout, transport.send(message.clone())).await {
+                Err(_) => return Err(format!("no answer within {:?}", self.policy.timeout)),
+                Ok(Ok(_)) => return Ok(()),
+                Ok(Err(e)) => {
+                    let text = smtp_error(&e, config);
+                    if !e.is_transient() || attempt >= self.policy.attempts {
+                        return Err(text);
+                    }
+                    tokio::time::sleep(self.policy.backoff * 2u32.saturating_pow(attempt - 1))
+                        .await;
+                }
+            }
+        }
+    }
+
+    fn smtp_transport(
+        &self,
+        config: &SmtpConfig,
+    ) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
+        let params = || -> Result<TlsParameters, String> {
+            let mut builder = TlsParameters::builder(config.host.clone());
+            if !self.extra_roots_pem.is_empty() {
+                let bundle = Certificate::from_pem(&self.extra_roots_pem)
+                    .map_err(|e| format!("extra roots: {e}"))?;
+                builder = builder.add_root_certificate(bundle);
+            }
+            builder
+                .build_rustls()
+                .map_err(|e| format!("tls settings: {e}"))
+        };
+        let loopback = is_loopback(&config.host);
+        let authenticate = config.auth != SmtpAuth::None;
+        let tls = if config.implicit_tls() {
+            Tls::Wrapper(params()?)
+        } else if config.encryption == SmtpEncryption::Explicit
+            || (authenticate && !loopback && config.starttls)
+        {
+            // Credentials go only over an encrypted connection (as Go's PlainAuth insists).
+            Tls::Required(params()?)
+        } else if config.starttls {
+            Tls::Opportunistic(params()?)
+        } else {
+            Tls::None
+        };
+        if authenticate && !loopback && matches!(tls, Tls::None) {
+            return Err("refusing to send smtp credentials over an unencrypted connection to a remote server (enable starttls or use encryption=ImplicitTLS)".to_owned());
+        }
+        let mut builder =
+            AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(config.host.clone())
+                .port(config.port)
+                .tls(tls)
+                .timeout(Some(self.policy.timeout))
+                .hello_name(ClientId::Domain(config.client_host.clone()));
+        if authenticate {
+            let mechanism = match config.auth {
+                SmtpAuth::Login => Mechanism::Login,
+                SmtpAuth::OAuth2 => Mechanism::Xoauth2,
+                SmtpAuth::Plain | SmtpAuth::None => Mechanism::Plain,
+            };
+            builder = builder
+                .credentials(Credentials::new(
+                    config.username.clone(),
+                    config.password.clone(),
+                ))
+                .authentication(vec![mechanism]);
+        }
+        Ok(builder.build())
+    }
+}
+
+fn build_mail(config: &SmtpConfig, mail: Mail) -> Result<Message, String> {
+    let from_address = config
+        .from_address
+        .parse()
+        .map_err(|e| format!("invalid from address {:?}: {e}", config.from_address))?;
+    let from = Mailbox::new(
+        (!config.from_name.is_empty()).then(|| config.from_name.clone()),
+        from_address,
+    );
+    let to: Mailbox = mail
+        .to
+        .parse()
+        .map_err(|e| format!("invalid to address {:?}: {e}", mail.to))?;
+    let builder = Message::builder()
+        .from(from)
+        .to(to)
+        .subject(mail.subject)
+        .date_now();
+    let built = if config.html {
+        builder.multipart(MultiPart::alternative_plain_html(
+            mail.body.clone(),
+            mail.body,
+        ))
+    } else {
+        builder.header(ContentType::TEXT_PLAIN).body(mail.body)
+    };
+    built.map_err(|e| format!("could not build the mail: {e}"))
+}
+
+fn smtp_error(e: &lettre::transport::smtp::Error, config: &SmtpConfig) -> String {
+    let mut text = error_chain(e);
+    if !config.password.is_empty() {
+        text = text.replace(&config.password, "REDACTED");
+    }
+    text
+}
+
+enum Attempt {
+    Final(String),
+    Retry(String, Option<Duration>),
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(200).collect()
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost"
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// An error and its sources, joined with `: `.
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let t = s.to_string();
+        if !text.contains(&t) {
+            text.push_str(": ");
+            text.push_str(&t);
+        }
+        source = s.source();
+    }
+    text
+}
