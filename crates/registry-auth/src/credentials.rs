@@ -105,6 +105,8 @@ pub struct CredentialOptions {
     pub docker_config: Option<PathBuf>,
     /// How long a `docker-credential-*` helper may run.
     pub helper_timeout: Duration,
+    /// The `PATH` searched for `docker-credential-*` helpers; `None` uses the process's.
+    pub helper_search_path: Option<std::ffi::OsString>,
 }
 
 impl Default for CredentialOptions {
@@ -113,6 +115,7 @@ impl Default for CredentialOptions {
             repo_user_pass: None,
             docker_config: None,
             helper_timeout: Duration::from_secs(10),
+            helper_search_path: None,
         }
     }
 }
@@ -282,7 +285,11 @@ impl CredentialStore {
             return Err(err("invalid helper name".to_owned()));
         }
         let program = format!("docker-credential-{helper}");
-        let mut child = tokio::process::Command::new(&program)
+        let mut command = tokio::process::Command::new(&program);
+        if let Some(path) = &self.options.helper_search_path {
+            command.env("PATH", path);
+        }
+        let mut child = command
             .arg("get")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
