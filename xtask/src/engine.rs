@@ -71,10 +71,18 @@ pub(crate) fn testkit_leftovers() -> Result<Vec<String>> {
     let filter = format!("%7B%22label%22%3A%5B%22{TESTKIT_LABEL}%22%5D%7D");
     let mut found = Vec::new();
     for (kind, path, name_of) in [
-        ("container", format!("/containers/json?all=1&filters={filter}"), "Names"),
+        (
+            "container",
+            format!("/containers/json?all=1&filters={filter}"),
+            "Names",
+        ),
         ("network", format!("/networks?filters={filter}"), "Name"),
         ("volume", format!("/volumes?filters={filter}"), "Name"),
-        ("image", format!("/images/json?filters={filter}"), "RepoTags"),
+        (
+            "image",
+            format!("/images/json?filters={filter}"),
+            "RepoTags",
+        ),
     ] {
         let (status, body) = get(&path)?;
         if status != 200 {
