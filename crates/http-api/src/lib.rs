@@ -54,7 +54,9 @@ use tokio::net::TcpListener;
 
 pub use crate::auth::Token;
 pub use crate::error::Error;
-pub use crate::metrics::{CONTENT_TYPE as METRICS_CONTENT_TYPE, Metrics, ScanCounts};
+pub use crate::metrics::{
+    CONTENT_TYPE as METRICS_CONTENT_TYPE, Metrics, RegistryRequestCount, RegistryStats, ScanCounts,
+};
 pub use crate::scope::{ImageSelector, UpdateScope};
 
 /// The default cap on request bodies, in bytes.

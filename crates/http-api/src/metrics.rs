@@ -17,16 +17,18 @@
 //! Added series: `watchtower_session_duration_seconds` (histogram of session run time),
 //! `watchtower_registry_requests_total{kind,status}` (registry calls by kind and outcome) and
 //! `watchtower_registry_rate_limit_remaining{registry}` (the last `RateLimit-Remaining` a
-//! registry announced). The Go runtime and process series of the original are not exported.
+//! registry announced). The registry series are read at each scrape from a
+//! [`RegistryStats`] source (the registry client keeps the counts). The Go runtime and
+//! process series of the original are not exported.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use prometheus_client::encoding::{EncodeLabelSet, EncodeMetric, MetricEncoder};
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, MetricEncoder};
+use prometheus_client::metrics::counter::{ConstCounter, Counter};
+use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::{MetricType, TypedMetric};
 use prometheus_client::registry::Registry;
@@ -60,19 +62,70 @@ struct Inner {
     scans_total: Counter,
     scans_skipped: UntypedCounter,
     session_duration: Histogram,
-    registry_requests: Family<RequestLabels, Counter>,
-    rate_limit_remaining: Family<RegistryLabels, Gauge>,
+    registry_stats: Arc<RegistryCollector>,
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RequestLabels {
-    kind: String,
-    status: String,
+/// Registry requests of one kind that ended with one status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistryRequestCount {
+    /// What the requests were for: `challenge`, `token`, `manifest_head`, `manifest_get`, ...
+    pub kind: String,
+    /// The HTTP status code, or `error` when no response came back.
+    pub status: String,
+    /// How many since start.
+    pub count: u64,
 }
 
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct RegistryLabels {
-    registry: String,
+/// Where the registry series come from; read at every scrape.
+pub trait RegistryStats: Send + Sync + 'static {
+    /// Requests so far, by kind and status.
+    fn request_counts(&self) -> Vec<RegistryRequestCount>;
+    /// The last `RateLimit-Remaining` each registry announced, by registry host.
+    fn rate_limit_remaining(&self) -> Vec<(String, u64)>;
+}
+
+#[derive(Default)]
+struct RegistryCollector {
+    source: std::sync::RwLock<Option<Arc<dyn RegistryStats>>>,
+}
+
+impl std::fmt::Debug for RegistryCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RegistryCollector")
+    }
+}
+
+impl Collector for RegistryCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        let source = self.source.read().ok().and_then(|s| s.clone());
+        let (requests, remaining) = source
+            .map(|s| (s.request_counts(), s.rate_limit_remaining()))
+            .unwrap_or_default();
+        let mut family = encoder.encode_descriptor(
+            "watchtower_registry_requests",
+            "Requests sent to registries, by kind (challenge, token, manifest_head, manifest_get) and status",
+            None,
+            prometheus_client::metrics::MetricType::Counter,
+        )?;
+        for request in &requests {
+            let labels = [
+                ("kind", request.kind.as_str()),
+                ("status", request.status.as_str()),
+            ];
+            ConstCounter::new(request.count).encode(family.encode_family(&labels)?)?;
+        }
+        let mut family = encoder.encode_descriptor(
+            "watchtower_registry_rate_limit_remaining",
+            "Pulls left according to the last RateLimit-Remaining header of each registry",
+            None,
+            prometheus_client::metrics::MetricType::Gauge,
+        )?;
+        for (registry, left) in &remaining {
+            let labels = [("registry", registry.as_str())];
+            ConstGauge::new(saturating_i64(*left)).encode(family.encode_family(&labels)?)?;
+        }
+        Ok(())
+    }
 }
 
 impl Default for Metrics {
@@ -105,8 +158,7 @@ impl Metrics {
         let scans_total = Counter::default();
         let scans_skipped = UntypedCounter::default();
         let session_duration = Histogram::new(DURATION_BUCKETS);
-        let registry_requests = Family::<RequestLabels, Counter>::default();
-        let rate_limit_remaining = Family::<RegistryLabels, Gauge>::default();
+        let registry_collector = Arc::new(RegistryCollector::default());
         registry.register(
             "watchtower_containers_scanned",
             "Number of containers scanned for changes by watchtower during the last scan",
@@ -138,16 +190,7 @@ impl Metrics {
             "How long update sessions took",
             session_duration.clone(),
         );
-        registry.register(
-            "watchtower_registry_requests",
-            "Requests sent to registries, by kind (challenge, token, manifest, pull) and status",
-            registry_requests.clone(),
-        );
-        registry.register(
-            "watchtower_registry_rate_limit_remaining",
-            "Pulls left according to the last RateLimit-Remaining header of each registry",
-            rate_limit_remaining.clone(),
-        );
+        registry.register_collector(Box::new(registry_collector.clone()));
         Self {
             inner: Arc::new(Inner {
                 registry,
@@ -157,8 +200,7 @@ impl Metrics {
                 scans_total,
                 scans_skipped,
                 session_duration,
-                registry_requests,
-                rate_limit_remaining,
+                registry_stats: registry_collector,
             }),
         }
     }
@@ -184,26 +226,11 @@ impl Metrics {
         inner.failed.set(0);
     }
 
-    /// Counts one registry request. `kind` is e.g. `challenge`, `token`, `manifest`;
-    /// `status` the HTTP status code or `error` when no response came back.
-    pub fn record_registry_request(&self, kind: &str, status: &str) {
-        self.inner
-            .registry_requests
-            .get_or_create(&RequestLabels {
-                kind: kind.to_owned(),
-                status: status.to_owned(),
-            })
-            .inc();
-    }
-
-    /// Remembers the pulls a registry said are left (its `RateLimit-Remaining` header).
-    pub fn set_registry_rate_limit_remaining(&self, registry: &str, remaining: u64) {
-        self.inner
-            .rate_limit_remaining
-            .get_or_create(&RegistryLabels {
-                registry: registry.to_owned(),
-            })
-            .set(saturating_i64(remaining));
+    /// Reads the registry series from `source` at every scrape from now on.
+    pub fn set_registry_stats(&self, source: Arc<dyn RegistryStats>) {
+        if let Ok(mut slot) = self.inner.registry_stats.source.write() {
+            *slot = Some(source);
+        }
     }
 
     /// How many scans were skipped so far.
@@ -318,16 +345,47 @@ mod tests {
         assert_eq!(metrics.scans_total(), 2);
     }
 
+    struct FixedStats;
+
+    impl RegistryStats for FixedStats {
+        fn request_counts(&self) -> Vec<RegistryRequestCount> {
+            vec![
+                RegistryRequestCount {
+                    kind: "manifest_head".to_owned(),
+                    status: "200".to_owned(),
+                    count: 2,
+                },
+                RegistryRequestCount {
+                    kind: "token".to_owned(),
+                    status: "error".to_owned(),
+                    count: 1,
+                },
+            ]
+        }
+
+        fn rate_limit_remaining(&self) -> Vec<(String, u64)> {
+            vec![("docker.io".to_owned(), 97)]
+        }
+    }
+
     #[test]
-    fn registry_series_carry_labels() {
+    fn registry_series_are_read_at_scrape_time() {
         let metrics = Metrics::new();
-        metrics.record_registry_request("manifest", "200");
-        metrics.record_registry_request("manifest", "200");
-        metrics.record_registry_request("token", "error");
-        metrics.set_registry_rate_limit_remaining("docker.io", 97);
         let text = metrics.encode();
         assert!(
-            text.contains(r#"watchtower_registry_requests_total{kind="manifest",status="200"} 2"#),
+            text.contains("# TYPE watchtower_registry_requests counter"),
+            "{text}"
+        );
+        assert!(
+            !text.contains("watchtower_registry_requests_total{"),
+            "{text}"
+        );
+        metrics.set_registry_stats(Arc::new(FixedStats));
+        let text = metrics.encode();
+        assert!(
+            text.contains(
+                r#"watchtower_registry_requests_total{kind="manifest_head",status="200"} 2"#
+            ),
             "{text}"
         );
         assert!(

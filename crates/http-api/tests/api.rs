@@ -258,7 +258,6 @@ async fn metrics_parse_and_carry_the_original_names() {
         },
         Duration::from_secs(1),
     );
-    metrics.record_registry_request("manifest", "200");
     let server =
         Server::start(Api::new(Token::new(TOKEN).unwrap()).with_metrics(metrics.clone())).await;
 

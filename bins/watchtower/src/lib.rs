@@ -1,0 +1,49 @@
+//! The `watchtower` binary's logic, as a library so that tests reach all of it.
+//!
+//! `main.rs` only parses the command line, sets up logging, builds the runtime and calls
+//! [`wiring::run`]; everything it does is here:
+//!
+//! - [`cli`] and [`flags`]: the command line and the table of options;
+//! - [`config`]: flags, environment and defaults merged and checked ([`secret`] for
+//!   credentials, [`duration`] and [`schedule`] for the value syntaxes);
+//! - [`logging`]: the subscriber and the log formats;
+//! - [`sessions`]: one session at a time, for the scheduler, the API and `--run-once`;
+//! - [`scheduler`], [`signals`], [`startup`]: the process's rhythm and its first words;
+//! - [`app`]: all of that together, behind the [`sessions::SessionRunner`] seam;
+//! - [`wiring`]: the real parts (Docker, registries, notifications) plugged into [`app`].
+#![warn(missing_docs)]
+
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod duration;
+pub mod flags;
+pub mod logging;
+pub mod schedule;
+pub mod scheduler;
+pub mod secret;
+pub mod sessions;
+pub mod signals;
+pub mod startup;
+pub mod wiring;
+
+use std::process::ExitCode;
+
+/// `watchtower completions <shell>`: the completion script for `shell`.
+pub fn completions(shell: clap_complete::Shell, out: &mut dyn std::io::Write) {
+    let mut cmd = cli::command();
+    clap_complete::generate(shell, &mut cmd, "watchtower", out);
+}
+
+/// `--health-check`: exits 0, except as PID 1, where it is a mistake (the flag belongs in the
+/// image's `HEALTHCHECK`, not in the main process): then it waits a second and fails.
+pub fn health_check() -> ExitCode {
+    if std::process::id() == 1 {
+        std::thread::park_timeout(std::time::Duration::from_secs(1));
+        eprintln!(
+            "watchtower: the --health-check flag should never be passed to the main watchtower container process"
+        );
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
