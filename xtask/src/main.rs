@@ -3,10 +3,12 @@
 //! ```text
 //! cargo xtask ci      format, lint, docs, every test (Docker-backed ones required), cargo-deny
 //! cargo xtask deps    install what the tests need when it is missing (registry, busybox, engine)
+//! cargo xtask bench <name>   print benchmark figures (see `cargo xtask bench` for the list)
 //! ```
 //!
 //! `cargo xtask ci` is the test command named in the README and called by `.ci/run`.
 
+mod bench_registry;
 mod ci;
 mod deps;
 mod engine;
@@ -19,18 +21,50 @@ commands:
   ci      run every check CI runs: fmt, clippy, rustdoc, tests (Docker-backed tests
           required), cargo-deny; installs missing test dependencies first
   deps    install missing test dependencies (docker-registry, busybox-static, a Docker
-          Engine where none answers, cargo-deny)";
+          Engine where none answers, cargo-deny)
+  bench <name>
+          print benchmark figures; `cargo xtask bench` lists the benches";
+
+/// The benches `cargo xtask bench <name>` knows, with a one-line description each.
+const BENCHES: &[(&str, &str)] = &[(
+    "registry",
+    "freshness check of 50 repositories on a local token-auth registry: requests, \
+     connections, wall time; cold and warm cache and a naive loop",
+)];
+
+fn bench(name: Option<&str>) -> anyhow::Result<()> {
+    match name {
+        Some("registry") => bench_registry::run(),
+        other => {
+            let list: Vec<String> = BENCHES
+                .iter()
+                .map(|(name, what)| format!("  {name:<10} {what}"))
+                .collect();
+            let head = match other {
+                Some(unknown) => format!("unknown bench `{unknown}`"),
+                None => "no bench named".to_owned(),
+            };
+            Err(anyhow::anyhow!(
+                "{head}; available benches:\n{}",
+                list.join("\n")
+            ))
+        }
+    }
+}
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::run(),
         Some("deps") => deps::ensure_all(),
+        Some("bench") => bench(args.get(1).map(String::as_str)),
         Some("-h" | "--help" | "help") => {
             eprintln!("{USAGE}");
             return ExitCode::SUCCESS;
         }
-        Some(other) => Err(anyhow::anyhow!("unknown xtask command `{other}`\n\n{USAGE}")),
+        Some(other) => Err(anyhow::anyhow!(
+            "unknown xtask command `{other}`\n\n{USAGE}"
+        )),
         None => Err(anyhow::anyhow!("no xtask command given\n\n{USAGE}")),
     };
     match result {
