@@ -507,3 +507,59 @@ async fn tokens_default_to_sixty_seconds_when_expires_in_is_absent() {
     client.check(&image, &local).await;
     assert_eq!(tokens.requests(), 2);
 }
+
+#[tokio::test]
+async fn multi_arch_indexes_and_docker_manifest_lists_have_their_own_digest() {
+    let registry = TestRegistry::start(RegistryMode::Token).await.unwrap();
+    let single = push_image(&registry, "multi/app", "single", "s")
+        .await
+        .unwrap();
+    let single_bytes = common::manifest_bytes(&registry, "multi/app", &single)
+        .await
+        .unwrap();
+    assert_eq!(common::sha256(&single_bytes), single);
+    let client = client_for(&registry, &fake_now());
+    for (tag, media_type, child_type) in [
+        (
+            "oci-index",
+            "application/vnd.oci.image.index.v1+json",
+            "application/vnd.oci.image.manifest.v1+json",
+        ),
+        (
+            "docker-list",
+            "application/vnd.docker.distribution.manifest.list.v2+json",
+            "application/vnd.oci.image.manifest.v1+json",
+        ),
+    ] {
+        let index = serde_json::to_vec(&serde_json::json!({
+            "schemaVersion": 2,
+            "mediaType": media_type,
+            "manifests": [{
+                "mediaType": child_type,
+                "digest": single,
+                "size": single_bytes.len(),
+                "platform": { "architecture": "amd64", "os": "linux" }
+            }]
+        }))
+        .unwrap();
+        let digest = common::push_manifest(&registry, "multi/app", tag, media_type, &index)
+            .await
+            .unwrap();
+        assert_ne!(digest, single);
+        let image = reference(&registry, "multi/app", tag);
+        // The local image of a multi-arch tag records the index digest in RepoDigests.
+        let result = client
+            .check(&image, &repo_digests(&registry, "multi/app", &digest))
+            .await;
+        assert_eq!(result.freshness, Freshness::Fresh, "{tag}: {result:?}");
+        // The platform manifest's digest is not the tag's digest.
+        let result = client
+            .check(&image, &repo_digests(&registry, "multi/app", &single))
+            .await;
+        assert_eq!(
+            result.freshness,
+            Freshness::Stale { remote: digest },
+            "{tag}"
+        );
+    }
+}

@@ -158,13 +158,34 @@ pub async fn push_image(
             "size": layer.len()
         }]
     }))?;
+    push_manifest(
+        registry,
+        repo,
+        tag,
+        "application/vnd.oci.image.manifest.v1+json",
+        &manifest,
+    )
+    .await
+}
+
+/// Pushes `manifest` (of `media_type`) as `repo:tag`; returns its digest.
+pub async fn push_manifest(
+    registry: &TestRegistry,
+    repo: &str,
+    tag: &str,
+    media_type: &str,
+    manifest: &[u8],
+) -> anyhow::Result<String> {
+    let client = push_client(registry)?;
+    let base = registry.base_url();
+    let auth = push_authorization(registry, repo)?;
     let put = send(
         &client,
         Method::PUT,
         &format!("{base}/v2/{repo}/manifests/{tag}"),
         auth.as_deref(),
-        Some("application/vnd.oci.image.manifest.v1+json"),
-        manifest.clone(),
+        Some(media_type),
+        manifest.to_vec(),
     )
     .await?;
     if put.status != StatusCode::CREATED {
@@ -174,7 +195,40 @@ pub async fn push_image(
             String::from_utf8_lossy(&put.body)
         );
     }
-    Ok(sha256(&manifest))
+    Ok(sha256(manifest))
+}
+
+/// The manifest bytes stored under `repo:reference`, read as the bench's user.
+pub async fn manifest_bytes(
+    registry: &TestRegistry,
+    repo: &str,
+    reference: &str,
+) -> anyhow::Result<Vec<u8>> {
+    let client = push_client(registry)?;
+    let auth = push_authorization(registry, repo)?;
+    let mut b = Request::builder()
+        .method(Method::GET)
+        .uri(format!(
+            "{}/v2/{repo}/manifests/{reference}",
+            registry.base_url()
+        ))
+        .header(
+            http::header::ACCEPT,
+            watchtower_registry_digest::MANIFEST_ACCEPT,
+        );
+    if let Some(a) = &auth {
+        b = b.header(http::header::AUTHORIZATION, a);
+    }
+    let response = client
+        .send(RequestKind::ManifestGet, "push", b.body(Bytes::new())?)
+        .await?;
+    if response.status != StatusCode::OK {
+        bail!(
+            "GET manifest {repo}:{reference} answered {}",
+            response.status
+        );
+    }
+    Ok(response.body.to_vec())
 }
 
 /// Credentials of the testkit registry, as `REPO_USER`/`REPO_PASS` would give them.
