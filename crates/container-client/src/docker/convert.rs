@@ -109,12 +109,22 @@ pub(crate) fn is_engine_generated_mac(mac: &str, ipv4: &str) -> bool {
     mac.eq_ignore_ascii_case(&format!("02:42:{a:02x}:{b:02x}:{c:02x}:{d:02x}"))
 }
 
-fn attachment(network: String, e: EndpointSettings, short_id: &str) -> NetworkAttachment {
+/// An endpoint without what the engine added on its own: the short-ID alias and the hostname
+/// alias (moby adds both on user networks before API 1.45; it adds them again on create, and
+/// the hostname is kept whenever endpoints are).
+fn attachment(
+    network: String,
+    e: EndpointSettings,
+    short_id: &str,
+    hostname: Option<&str>,
+) -> NetworkAttachment {
     let ipam = e.ipam_config.unwrap_or_default();
     let ip = e.ip_address.unwrap_or_default();
     let mac = nonempty(e.mac_address).filter(|m| !is_engine_generated_mac(m, &ip));
     let mut aliases = e.aliases.unwrap_or_default();
-    aliases.retain(|a| !a.is_empty() && a != short_id);
+    aliases.retain(|a| !a.is_empty() && a != short_id && Some(a.as_str()) != hostname);
+    let mut seen = std::collections::BTreeSet::new();
+    aliases.retain(|a| seen.insert(a.clone()));
     NetworkAttachment {
         network,
         aliases,
@@ -158,7 +168,7 @@ pub(crate) fn container(r: ContainerInspectResponse) -> Container {
             .and_then(|n| n.networks)
             .unwrap_or_default()
             .into_iter()
-            .map(|(name, e)| attachment(name, e, &short_id))
+            .map(|(name, e)| attachment(name, e, &short_id, config.hostname.as_deref()))
             .collect()
     } else {
         Vec::new()
@@ -361,6 +371,14 @@ mod tests {
     }
 
     fn inspect(mode: &str, networks: Vec<(&str, EndpointSettings)>) -> ContainerInspectResponse {
+        inspect_with_hostname(mode, networks, "0123456789ab")
+    }
+
+    fn inspect_with_hostname(
+        mode: &str,
+        networks: Vec<(&str, EndpointSettings)>,
+        hostname: &str,
+    ) -> ContainerInspectResponse {
         ContainerInspectResponse {
             id: Some(ID.into()),
             name: Some("/web".into()),
@@ -375,7 +393,7 @@ mod tests {
                 ..EngineState::default()
             }),
             config: Some(EngineConfig {
-                hostname: Some("0123456789ab".into()),
+                hostname: Some(hostname.into()),
                 image: Some("registry.example/web".into()),
                 env: Some(strings(&["A=1"])),
                 working_dir: Some(String::new()),
@@ -420,14 +438,14 @@ mod tests {
     }
 
     #[test]
-    fn endpoints_lose_the_short_id_alias_and_engine_macs() {
-        let c = container(inspect(
+    fn endpoints_lose_the_engine_aliases_and_engine_macs() {
+        let c = container(inspect_with_hostname(
             "appnet",
             vec![
                 (
                     "appnet",
                     EndpointSettings {
-                        aliases: Some(strings(&["web", "0123456789ab"])),
+                        aliases: Some(strings(&["web", "0123456789ab", "web-host", "web"])),
                         ip_address: Some("172.18.0.5".into()),
                         mac_address: Some("02:42:ac:12:00:05".into()),
                         ipam_config: Some(EndpointIpamConfig {
@@ -449,6 +467,7 @@ mod tests {
                     },
                 ),
             ],
+            "web-host",
         ));
         assert_eq!(
             c.networks,
