@@ -5,7 +5,8 @@
 //!   (the only binary inside the fixture images);
 //! - a Docker Engine (`docker.io`, then `dockerd` started in the background), only when none
 //!   answers on `DOCKER_HOST` or the default socket;
-//! - `cargo-deny` from crates.io.
+//! - `cargo-deny` from crates.io;
+//! - `aiosmtpd` from the Python package index, the SMTP server the notification tests talk to.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -33,6 +34,7 @@ pub(crate) fn ensure_all() -> Result<()> {
     if engine_missing {
         start_dockerd()?;
     }
+    ensure_aiosmtpd()?;
     if !cargo_subcommand_works("deny") {
         eprintln!("xtask: installing cargo-deny from crates.io (first run only)");
         let status = Command::new(cargo())
@@ -141,4 +143,29 @@ fn start_dockerd() -> Result<()> {
         "dockerd did not answer within 60 s; its log ends with:\n{}",
         tail.lines().rev().take(20).collect::<Vec<_>>().join("\n")
     )
+}
+
+/// The notification tests start a real SMTP server: aiosmtpd, installed with pip when
+/// `python3 -c "import aiosmtpd"` fails (python3 itself comes from the machine image).
+fn ensure_aiosmtpd() -> Result<()> {
+    let importable = || {
+        Command::new("python3")
+            .args(["-c", "import aiosmtpd"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if importable() {
+        return Ok(());
+    }
+    eprintln!("xtask: installing aiosmtpd from PyPI (first run only)");
+    let status = Command::new("python3")
+        .args(["-m", "pip", "install", "--quiet", "aiosmtpd"])
+        .status()
+        .context("could not run python3 -m pip")?;
+    if !status.success() || !importable() {
+        bail!("pip install aiosmtpd failed with {status}");
+    }
+    Ok(())
 }
