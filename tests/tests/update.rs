@@ -1,0 +1,202 @@
+//! `watchtower` end to end: the real binary against the real Docker Engine and the real
+//! registry (HTTPS with a CA made at test time), on 127.0.0.1 only. Test containers run with
+//! `network_mode: none`. Skips loudly without an engine; fails under `WATCHTOWER_E2E=required`.
+
+use std::time::Duration;
+
+use http::Method;
+use watchtower_e2e::{Watchtower, request};
+use watchtower_testkit::{
+    ContainerSpec, Engine, FixtureImage, FixtureSpec, Registry, RegistryMode,
+};
+
+/// The image id the container `name` runs.
+async fn running_image(engine: &Engine, name: &str) -> anyhow::Result<String> {
+    let inspect = engine.inspect_container(name).await?;
+    let running = inspect.state.and_then(|s| s.running).unwrap_or(false);
+    anyhow::ensure!(running, "container {name} is not running");
+    Ok(inspect.image.unwrap_or_default())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_once_updates_a_container_from_an_https_registry_with_registry_ca() -> anyhow::Result<()>
+{
+    let Some(engine) = Engine::require().await else {
+        return Ok(());
+    };
+    let registry = Registry::start(RegistryMode::Tls).await?;
+    let ca = registry
+        .ca_pem_path()
+        .expect("a TLS registry has a CA")
+        .to_str()
+        .expect("utf-8 path")
+        .to_owned();
+    let mut image =
+        FixtureImage::publish(&engine, &registry, "e2e/app", FixtureSpec::default()).await?;
+    let name = engine.unique_name("e2e-app");
+    engine
+        .run_container(
+            &name,
+            ContainerSpec::new(image.reference()).network_mode("none"),
+        )
+        .await?;
+    let old_image = running_image(&engine, &name).await?;
+    image.publish_next_version().await?;
+    let new_image = image.image_id().to_owned();
+    assert_ne!(old_image, new_image);
+    registry.clear_access_log();
+
+    let watchtower = Watchtower::start(
+        &[
+            "--run-once",
+            "--registry-ca",
+            &ca,
+            "--registry-ca-validate",
+            &name,
+        ],
+        &[],
+    )?;
+    let code = watchtower.wait(Duration::from_secs(300)).await?;
+    assert_eq!(code, Some(0), "watchtower --run-once exit code");
+
+    assert_eq!(
+        running_image(&engine, &name).await?,
+        new_image,
+        "the container runs version 2"
+    );
+    // The freshness check went to the HTTPS registry, trusted through --registry-ca.
+    registry.flush_access_log().await?;
+    assert!(
+        registry.count_requests("HEAD", "/manifests/latest") >= 1,
+        "no manifest HEAD reached the registry: {:?}",
+        registry.access_log()
+    );
+    // Nothing else was renamed aside or left behind under another name.
+    let leftovers: Vec<_> = engine
+        .docker()
+        .list_containers(Some(
+            bollard::query_parameters::ListContainersOptionsBuilder::default()
+                .all(true)
+                .build(),
+        ))
+        .await?
+        .into_iter()
+        .flat_map(|c| c.names.unwrap_or_default())
+        .filter(|n| n.contains(&name) && n.trim_start_matches('/') != name)
+        .collect();
+    assert!(leftovers.is_empty(), "left behind: {leftovers:?}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::too_many_lines)] // one story: start, refuse, update, scrape, stop
+async fn http_api_needs_the_token_updates_on_request_and_serves_metrics() -> anyhow::Result<()> {
+    let Some(engine) = Engine::require().await else {
+        return Ok(());
+    };
+    let registry = Registry::start(RegistryMode::Tls).await?;
+    let ca = registry
+        .ca_pem_path()
+        .expect("a TLS registry has a CA")
+        .to_str()
+        .expect("utf-8 path")
+        .to_owned();
+    let mut image =
+        FixtureImage::publish(&engine, &registry, "e2e/api", FixtureSpec::default()).await?;
+    let name = engine.unique_name("e2e-api");
+    engine
+        .run_container(
+            &name,
+            ContainerSpec::new(image.reference()).network_mode("none"),
+        )
+        .await?;
+    image.publish_next_version().await?;
+    let new_image = image.image_id().to_owned();
+
+    let token = "e2e-token-5b1f";
+    let watchtower = Watchtower::start(
+        &[
+            "--http-api-update",
+            "--http-api-metrics",
+            "--http-api-host",
+            "127.0.0.1",
+            "--http-api-port",
+            "0",
+            "--registry-ca",
+            &ca,
+            &name,
+        ],
+        &[("WATCHTOWER_HTTP_API_TOKEN", token)],
+    )?;
+    let addr = watchtower.api_addr().await?;
+    assert!(addr.ip().is_loopback());
+
+    assert_eq!(
+        request(addr, Method::POST, "/v1/update", None)
+            .await?
+            .status,
+        401
+    );
+    assert_eq!(
+        request(addr, Method::POST, "/v1/update", Some("e2e-token-5b1g"))
+            .await?
+            .status,
+        401
+    );
+    assert_ne!(
+        running_image(&engine, &name).await?,
+        new_image,
+        "nothing ran yet"
+    );
+
+    let image_param = format!("/v1/update?image={}", image.repository());
+    let response = request(addr, Method::POST, &image_param, Some(token)).await?;
+    assert_eq!(response.status, 200, "{}", response.body);
+    assert_eq!(response.content_type.as_deref(), Some("application/json"));
+    let report: serde_json::Value = serde_json::from_str(&response.body)?;
+    assert_eq!(report["counts"]["updated"], 1, "{report}");
+    assert_eq!(
+        running_image(&engine, &name).await?,
+        new_image,
+        "updated by the request"
+    );
+
+    let metrics = request(addr, Method::GET, "/v1/metrics", Some(token)).await?;
+    assert_eq!(metrics.status, 200);
+    let scrape = prometheus_parse::Scrape::parse(metrics.body.lines().map(|l| Ok(l.to_owned())))?;
+    for name in [
+        "watchtower_containers_scanned",
+        "watchtower_containers_updated",
+        "watchtower_containers_failed",
+        "watchtower_scans_total",
+        "watchtower_scans_skipped",
+    ] {
+        assert!(
+            scrape.samples.iter().any(|s| s.metric == name),
+            "{name} missing:\n{}",
+            metrics.body
+        );
+    }
+    assert!(
+        metrics.body.contains("watchtower_containers_updated 1"),
+        "{}",
+        metrics.body
+    );
+    assert!(
+        metrics
+            .body
+            .contains("watchtower_registry_requests_total{kind=\"manifest_head\""),
+        "{}",
+        metrics.body
+    );
+
+    // The token never reaches the log.
+    assert!(watchtower.log().iter().all(|l| !l.contains(token)));
+    watchtower.terminate()?;
+    assert_eq!(
+        watchtower.wait(Duration::from_secs(60)).await?,
+        Some(0),
+        "exit 0 after SIGTERM"
+    );
+    Ok(())
+}
