@@ -556,22 +556,25 @@ impl Session {
     /// Finds how to talk to `host`: the scheme, the authentication it wants, our credentials.
     async fn discover(&self, host: &str) -> Result<Endpoint, Error> {
         let inner = &self.registry.inner;
-        let may_use_http = inner.insecure_all || inner.insecure.matches(host).await;
+        // Plain HTTP is learned only for insecure registries, and the insecure list does not
+        // change while the process runs.
         let learned = lock(&inner.schemes).get(host).copied();
-        let (scheme, response) = if may_use_http && learned == Some(Scheme::Http) {
+        let (scheme, response) = if learned == Some(Scheme::Http) {
             (Scheme::Http, self.ping(host, Scheme::Http).await?)
         } else {
             match self.ping(host, Scheme::Https).await {
                 Ok(r) => (Scheme::Https, r),
+                // Only a server that does not speak TLS is retried over plain HTTP, and only
+                // when the registry is insecure (decided here, so that secure registries never
+                // cost a DNS look-up for it).
                 Err(Error::Auth(e))
-                    if may_use_http
-                        && matches!(
-                            &*e,
-                            watchtower_registry_auth::Error::Transport {
-                                kind: TransportErrorKind::TlsHandshake,
-                                ..
-                            }
-                        ) =>
+                    if matches!(
+                        &*e,
+                        watchtower_registry_auth::Error::Transport {
+                            kind: TransportErrorKind::TlsHandshake,
+                            ..
+                        }
+                    ) && (inner.insecure_all || inner.insecure.matches(host).await) =>
                 {
                     tracing::debug!(registry = host, error = %e, "no TLS; using plain HTTP for an insecure registry");
                     match self.ping(host, Scheme::Http).await {

@@ -94,6 +94,42 @@ async fn digest_head_token() {
 }
 
 #[tokio::test]
+async fn digest_head_tls_with_token_auth() {
+    let registry = TestRegistry::start_with(TestOptions {
+        tls: true,
+        auth: watchtower_testkit::Auth::Token,
+        ..TestOptions::default()
+    })
+    .await
+    .unwrap();
+    let digest = push_image(&registry, "secure/app", "latest", "t")
+        .await
+        .unwrap();
+    let client = client_for(&registry, &fake_now());
+    let result = client
+        .check(
+            &reference(&registry, "secure/app", "latest"),
+            &repo_digests(&registry, "secure/app", &digest),
+        )
+        .await;
+    assert_eq!(result.freshness, Freshness::Fresh, "{result:?}");
+    assert_eq!(
+        registry
+            .token_server()
+            .unwrap()
+            .requests_for("repository:secure/app:pull"),
+        1
+    );
+    let stats = client.metrics().http;
+    assert_eq!(stats.requests_with(RequestKind::Challenge, Some(401)), 1);
+    assert_eq!(
+        stats.requests_with(RequestKind::Challenge, None),
+        0,
+        "no HTTP fallback needed"
+    );
+}
+
+#[tokio::test]
 async fn private_ca_is_accepted_only_with_the_bundle() {
     let registry = TestRegistry::start(RegistryMode::Tls).await.unwrap();
     let digest = push_image(&registry, "app", "1", "x").await.unwrap();
