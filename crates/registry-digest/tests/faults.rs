@@ -20,6 +20,7 @@ struct Req {
     method: String,
     path: String,
     head: String,
+    body: String,
 }
 
 enum Reply {
@@ -79,12 +80,32 @@ impl Fake {
                             continue;
                         };
                         let head = String::from_utf8_lossy(&buf[..end]).into_owned();
-                        buf.drain(..end + 4);
+                        let length: usize = head
+                            .lines()
+                            .find_map(|l| {
+                                let (name, value) = l.split_once(':')?;
+                                name.eq_ignore_ascii_case("content-length")
+                                    .then(|| value.trim().parse().ok())?
+                            })
+                            .unwrap_or(0);
+                        while buf.len() < end + 4 + length {
+                            let Ok(n) = sock.read(&mut chunk).await else {
+                                return;
+                            };
+                            if n == 0 {
+                                return;
+                            }
+                            buf.extend_from_slice(&chunk[..n]);
+                        }
+                        let body =
+                            String::from_utf8_lossy(&buf[end + 4..end + 4 + length]).into_owned();
+                        buf.drain(..end + 4 + length);
                         let mut first = head.lines().next().unwrap_or("").split(' ');
                         let req = Req {
                             method: first.next().unwrap_or("").to_owned(),
                             path: first.next().unwrap_or("").to_owned(),
                             head: head.clone(),
+                            body,
                         };
                         log.lock()
                             .unwrap()
@@ -610,4 +631,81 @@ async fn check_many_keeps_order_and_isolates_failures() {
     );
     assert_eq!(good.requests("HEAD"), 1, "the same reference is asked once");
     assert_eq!(bad.requests("GET /v2/"), 1);
+}
+
+#[tokio::test]
+async fn identity_tokens_use_the_oauth2_refresh_form() {
+    let forms = Arc::new(Mutex::new(Vec::new()));
+    let forms2 = forms.clone();
+    let fake = Fake::start(move |r| {
+        let realm = host_header(r);
+        match (r.method.as_str(), r.path.as_str()) {
+            (_, "/v2/") => http(
+                "401 Unauthorized",
+                &[(
+                    "WWW-Authenticate",
+                    &format!("Bearer realm=\"http://{realm}/oauth\",service=\"svc\""),
+                )],
+                b"",
+            ),
+            ("POST", "/oauth") => {
+                forms2
+                    .lock()
+                    .unwrap()
+                    .push((r.head.to_ascii_lowercase(), r.body.clone()));
+                http(
+                    "200 OK",
+                    &[],
+                    br#"{"access_token":"acc-1","expires_in":120}"#,
+                )
+            }
+            _ if r
+                .head
+                .to_ascii_lowercase()
+                .contains("authorization: bearer acc-1") =>
+            {
+                http("200 OK", &[("Docker-Content-Digest", DIGEST)], b"")
+            }
+            _ => http("401 Unauthorized", &[], b""),
+        }
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config.json");
+    std::fs::write(
+        &config,
+        serde_json::to_vec(&serde_json::json!({
+            "auths": { fake.host(): { "identitytoken": "refresh+me/=" } }
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let registry = client(RegistryOptions {
+        credentials: watchtower_registry_auth::CredentialStore::new(
+            watchtower_registry_auth::CredentialOptions {
+                docker_config: Some(config),
+                ..Default::default()
+            },
+        ),
+        ..RegistryOptions::default()
+    });
+    let result = registry.check(&fake.image(), &[]).await;
+    assert_eq!(
+        result.freshness,
+        Freshness::Stale {
+            remote: DIGEST.to_owned()
+        },
+        "{result:?}"
+    );
+    let forms = forms.lock().unwrap().clone();
+    assert_eq!(forms.len(), 1);
+    let (head, body) = &forms[0];
+    assert!(
+        head.contains("content-type: application/x-www-form-urlencoded"),
+        "{head}"
+    );
+    assert_eq!(
+        body,
+        "grant_type=refresh_token&client_id=watchtower&refresh_token=refresh%2Bme%2F%3D&service=svc&scope=repository%3Aapp%3Apull"
+    );
 }
