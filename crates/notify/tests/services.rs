@@ -464,3 +464,22 @@ async fn invalid_urls_fail_at_start_up_naming_the_scheme() {
         "{err}"
     );
 }
+
+#[test]
+fn debug_output_hides_secrets_and_building_needs_a_runtime() {
+    let config = NotifierConfig {
+        urls: vec!["telegram://123456:TOPSECRET@telegram?chats=1".to_owned()],
+        legacy: LegacyOptions {
+            gotify_token: "AzyoeNS.D4iJLVa".to_owned(),
+            email_server_password: "MAILPASS".to_owned(),
+            ..LegacyOptions::default()
+        },
+        ..NotifierConfig::default()
+    };
+    let debug = format!("{config:?}");
+    for secret in ["TOPSECRET", "AzyoeNS.D4iJLVa", "MAILPASS"] {
+        assert!(!debug.contains(secret), "{secret} in {debug}");
+    }
+    let err = Notifier::new(config).unwrap_err();
+    assert!(matches!(err, Error::NoRuntime), "{err}");
+}
