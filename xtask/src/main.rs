@@ -4,6 +4,7 @@
 //! cargo xtask ci      format, lint, docs, every test (Docker-backed ones required), cargo-deny
 //! cargo xtask deps    install what the tests need when it is missing (registry, busybox, engine)
 //! cargo xtask bench <name>   print benchmark figures (see `cargo xtask bench` for the list)
+//! cargo xtask man     the man page and shell completions, into target/man/
 //! ```
 //!
 //! `cargo xtask ci` is the test command named in the README and called by `.ci/run`.
@@ -12,6 +13,7 @@ mod bench_registry;
 mod ci;
 mod deps;
 mod engine;
+mod man;
 
 use std::process::ExitCode;
 
@@ -23,7 +25,9 @@ commands:
   deps    install missing test dependencies (docker-registry, busybox-static, a Docker
           Engine where none answers, cargo-deny)
   bench <name>
-          print benchmark figures; `cargo xtask bench` lists the benches";
+          print benchmark figures; `cargo xtask bench` lists the benches
+  man [--out DIR]
+          write the man page watchtower.1 and shell completions (default target/man/)";
 
 /// The benches `cargo xtask bench <name>` knows, with a one-line description each.
 const BENCHES: &[(&str, &str)] = &[(
@@ -58,6 +62,7 @@ fn main() -> ExitCode {
         Some("ci") => ci::run(),
         Some("deps") => deps::ensure_all(),
         Some("bench") => bench(args.get(1).map(String::as_str)),
+        Some("man") => man::run(&args[1..]),
         Some("-h" | "--help" | "help") => {
             eprintln!("{USAGE}");
             return ExitCode::SUCCESS;
