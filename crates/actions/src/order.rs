@@ -8,7 +8,9 @@ use crate::labels;
 
 /// The names of the containers `container` depends on: the `depends-on` label when it is set
 /// (it replaces the rest, as in the original), else its links and the container whose network
-/// stack it shares (`network_mode: container:<x>`). Names are without the leading `/`.
+/// stack it shares (`network_mode: container:<x>`). Links count both from `HostConfig.Links`
+/// (the default bridge) and from each network endpoint (`--link` on a user-defined network,
+/// which the original missed). Names are without the leading `/`.
 pub fn dependencies_of(container: &Container) -> Vec<String> {
     if let Some(value) = container
         .labels
@@ -22,11 +24,23 @@ pub fn dependencies_of(container: &Container) -> Vec<String> {
             .map(str::to_owned)
             .collect();
     }
-    let mut deps: Vec<String> = container
+    let endpoint_links = container
+        .networks
+        .iter()
+        .flat_map(|n| &n.links)
+        .map(|l| l.split(':').next().unwrap_or_default());
+    let mut deps: Vec<String> = Vec::new();
+    for link in container
         .links
         .iter()
-        .map(|l| l.trim_start_matches('/').to_owned())
-        .collect();
+        .map(String::as_str)
+        .chain(endpoint_links)
+    {
+        let name = link.trim_start_matches('/');
+        if !name.is_empty() && !deps.iter().any(|d| d == name) {
+            deps.push(name.to_owned());
+        }
+    }
     if let NetworkMode::Container(name) = &container.network_mode {
         deps.push(name.trim_start_matches('/').to_owned());
     }
@@ -210,6 +224,18 @@ mod tests {
         x.labels
             .insert(labels::DEPENDS_ON.into(), " /c , d,,".into());
         assert_eq!(dependencies_of(&x), ["c", "d"]);
+    }
+
+    #[test]
+    fn links_on_user_defined_networks_count() {
+        let mut web = c("web");
+        web.networks = vec![watchtower_container_client::NetworkAttachment {
+            network: "backend".into(),
+            links: vec!["db:database".into(), "/cache:cache".into()],
+            ..Default::default()
+        }];
+        web.links = vec!["db".into()];
+        assert_eq!(dependencies_of(&web), ["db", "cache"]);
     }
 
     #[test]
