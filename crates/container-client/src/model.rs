@@ -64,7 +64,9 @@ pub enum NetworkMode {
     /// `none`.
     None,
     /// `container:<name>`: shares another container's network stack. The name is resolved
-    /// from the ID the engine reports, so it survives that container being recreated.
+    /// from the ID the engine reports, so it survives that container being recreated. Inspect
+    /// dependents *before* recreating their parent: once the parent's old container is gone,
+    /// its ID cannot be turned into a name any more (the ID is then kept as it is).
     Container(String),
     /// A user-defined network by name.
     Named(String),
@@ -104,7 +106,8 @@ impl NetworkMode {
 pub struct NetworkAttachment {
     /// Network name.
     pub network: String,
-    /// Aliases the user gave (the engine's short-id alias is already removed).
+    /// Aliases the user gave (the aliases the engine adds by itself, the short ID and the
+    /// hostname, are already removed).
     pub aliases: Vec<String>,
     /// Static IPv4 address from the IPAM config, when the user set one.
     pub ipv4_address: Option<String>,

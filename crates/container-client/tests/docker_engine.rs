@@ -1074,3 +1074,46 @@ async fn list_filters_by_state_and_removal_is_idempotent() -> anyhow::Result<()>
     assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
     Ok(())
 }
+
+/// Links on a user network live in the endpoint (`HostConfig.Links` is for the default bridge
+/// only, which these tests do not use; its rewrite is unit-tested).
+#[tokio::test]
+async fn links_survive_an_update() -> anyhow::Result<()> {
+    let Some((engine, client)) = setup().await else {
+        return Ok(());
+    };
+    let registry = Registry::start(RegistryMode::Plain).await?;
+    let mut image =
+        FixtureImage::publish(&engine, &registry, "cc/links", FixtureSpec::default()).await?;
+    let net = engine.unique_name("cc-links");
+    engine.create_network(&net).await?;
+    let db = engine.unique_name("cc-db");
+    engine
+        .run_container(
+            &db,
+            ContainerSpec::new(image.reference()).network_mode(&net),
+        )
+        .await?;
+    let web = engine.unique_name("cc-web");
+    let body = ContainerSpec::new(image.reference())
+        .network_mode(&net)
+        .with_body(|b| {
+            b.networking_config = Some(NetworkingConfig {
+                endpoints_config: Some(HashMap::from([(
+                    net.clone(),
+                    EndpointSettings {
+                        links: Some(vec![format!("{db}:db-alias")]),
+                        ..EndpointSettings::default()
+                    },
+                )])),
+            });
+        });
+    engine.run_container(&web, body).await?;
+    let before = client.inspect_container(&web).await?;
+    assert_eq!(before.networks[0].links, vec![format!("{db}:db-alias")]);
+    image.publish_next_version().await?;
+    let new_image = client.pull_image(&image.reference(), None).await?;
+    let (_, after) = recreate(&client, &before, &new_image).await?;
+    assert_eq!(after.networks, before.networks);
+    Ok(())
+}
