@@ -9,6 +9,7 @@
 //!
 //! `cargo xtask ci` is the test command named in the README and called by `.ci/run`.
 
+mod bench_cycle;
 mod bench_registry;
 mod ci;
 mod deps;
@@ -30,15 +31,23 @@ commands:
           write the man page watchtower.1 and shell completions (default target/man/)";
 
 /// The benches `cargo xtask bench <name>` knows, with a one-line description each.
-const BENCHES: &[(&str, &str)] = &[(
-    "registry",
-    "freshness check of 50 repositories on a local token-auth registry: requests, \
-     connections, wall time; cold and warm cache and a naive loop",
-)];
+const BENCHES: &[(&str, &str)] = &[
+    (
+        "registry",
+        "freshness check of 50 repositories on a local token-auth registry: requests, \
+         connections, wall time; cold and warm cache and a naive loop",
+    ),
+    (
+        "cycle",
+        "one session over 100 containers and 25 images: nothing new, then 5 images new; \
+         wall time, registry requests, pulls, engine calls, peak memory",
+    ),
+];
 
 fn bench(name: Option<&str>) -> anyhow::Result<()> {
     match name {
         Some("registry") => bench_registry::run(),
+        Some("cycle") => bench_cycle::run(),
         other => {
             let list: Vec<String> = BENCHES
                 .iter()
