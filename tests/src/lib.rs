@@ -162,12 +162,20 @@ impl Watchtower {
     }
 
     /// Waits (up to `limit`) for the process to end and returns its exit code.
-    pub async fn wait(mut self, limit: Duration) -> anyhow::Result<Option<i32>> {
+    pub async fn wait(self, limit: Duration) -> anyhow::Result<Option<i32>> {
+        Ok(self.wait_with_log(limit).await?.0)
+    }
+
+    /// Waits (up to `limit`) for the process to end; returns its exit code and whole log.
+    pub async fn wait_with_log(
+        mut self,
+        limit: Duration,
+    ) -> anyhow::Result<(Option<i32>, Vec<String>)> {
         let status = tokio::time::timeout(limit, self.child.wait())
             .await
             .context("watchtower did not exit in time")??;
         let _ = tokio::time::timeout(Duration::from_secs(5), &mut self.reader).await;
-        Ok(status.code())
+        Ok((status.code(), self.log()))
     }
 }
 

@@ -37,10 +37,11 @@ pub enum Exit {
     SessionFailed,
 }
 
-/// Where the startup lines go besides the log (the notifier, once wired).
+/// Where the startup lines go besides the log: the notifier, which captures them from the
+/// log (its session was started before) and sends them as one message.
 pub trait StartupSink: Send + Sync {
-    /// Receives the startup lines as one batch.
-    fn startup_message(&self, lines: &[String]);
+    /// The startup lines were just logged: send them (and what was queued before) now.
+    fn startup_logged(&self);
 }
 
 /// The application, ready to run.
@@ -175,7 +176,7 @@ impl<C: Clock + 'static> App<C> {
         if sessions.is_running() {
             tracing::info!(signal, "Waiting for running update to be finished...");
         } else {
-            tracing::info!(signal, "stopping");
+            tracing::info!(notify = "no", signal, "stopping");
         }
         sessions.shutdown().await;
         let _ = api_stop_tx.send(true);
@@ -205,12 +206,18 @@ impl<C: Clock + 'static> App<C> {
     }
 }
 
+/// Logs the startup lines; unless `local_only`, also as one notification (the original's
+/// batch), otherwise marked for the local log only.
 fn emit(lines: &[String], local_only: bool, sink: Option<&dyn StartupSink>) {
-    for line in lines {
-        tracing::info!(notify = "no", "{line}");
-    }
     if let (false, Some(sink)) = (local_only, sink) {
-        sink.startup_message(lines);
+        for line in lines {
+            tracing::info!("{line}");
+        }
+        sink.startup_logged();
+    } else {
+        for line in lines {
+            tracing::info!(notify = "no", "{line}");
+        }
     }
 }
 

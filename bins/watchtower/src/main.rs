@@ -23,40 +23,39 @@ fn main() -> ExitCode {
     }
     let config = match Config::resolve(&cli, &ProcessEnv) {
         Ok(config) => config,
-        Err(err) => return fail(&err, false),
+        Err(err) => return fail(&err),
     };
     if config.health_check {
         return watchtower::health_check();
-    }
-    if let Err(err) =
-        watchtower::logging::init(&config.log, None::<tracing_subscriber::layer::Identity>)
-    {
-        eprintln!("watchtower: {err}");
-        return ExitCode::FAILURE;
-    }
-    for warning in &config.warnings {
-        tracing::warn!("{warning}");
     }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
     {
         Ok(runtime) => runtime,
-        Err(err) => return fail(&err, true),
+        Err(err) => return fail(&err),
     };
-    match runtime.block_on(watchtower::wiring::run(config)) {
+    // The notifier's sending task needs the runtime; its layer joins the log subscriber.
+    let _entered = runtime.enter();
+    let (notifier, layer) = match watchtower::wiring::notifier(&config) {
+        Ok(parts) => parts,
+        Err(err) => return fail(&err),
+    };
+    if let Err(err) = watchtower::logging::init(&config.log, Some(layer)) {
+        return fail(&err);
+    }
+    for warning in &config.warnings {
+        tracing::warn!("{warning}");
+    }
+    match runtime.block_on(watchtower::wiring::run(config, notifier)) {
         Ok(Exit::Success) => ExitCode::SUCCESS,
-        Ok(Exit::SessionFailed) => ExitCode::FAILURE,
-        Err(err) => fail(&err, true),
+        // Start-up errors were already logged (and notified) by `run`.
+        Ok(Exit::SessionFailed) | Err(_) => ExitCode::FAILURE,
     }
 }
 
-/// One line naming the problem, no backtrace: through the logger once it is set up.
-fn fail(err: &dyn std::fmt::Display, logging: bool) -> ExitCode {
-    if logging {
-        tracing::error!("{err}");
-    } else {
-        eprintln!("watchtower: {err}");
-    }
+/// One line naming the problem, no backtrace (before the logger is set up).
+fn fail(err: &dyn std::fmt::Display) -> ExitCode {
+    eprintln!("watchtower: {err}");
     ExitCode::FAILURE
 }

@@ -9,9 +9,13 @@
 //! 4. With `--rolling-restart`, no watched container may depend on another.
 //! 5. Unless `--run-once`: other watchtower instances (same scope) are stopped, the newest
 //!    wins, as the original did.
-//! 6. [`App::run`] with a runner calling [`Updater::update`]; SIGTERM/SIGINT cancel the
-//!    session at the next container boundary (the current container finishes or is
-//!    restored) and the process exits 0.
+//! 6. [`App::run`] with a runner calling [`Updater::update`], each session batched into one
+//!    notification with its report; SIGTERM/SIGINT cancel the session at the next container
+//!    boundary (the current container finishes or is restored), queued notifications are
+//!    sent, and the process exits 0.
+//!
+//! The notifier is built first ([`notifier`], before logging, because its layer captures
+//! log events), so a bad notification URL is also a start-up error.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -25,13 +29,14 @@ use watchtower_container_client::{
     ApiVersion, ContainerClient, DockerClient, DockerOptions, ListOptions, PullAuth,
 };
 use watchtower_http_api::{Metrics, RegistryRequestCount, RegistryStats, UpdateScope};
+use watchtower_notify::{LegacyOptions, Level, Notifier, NotifierConfig, NotifyLayer};
 use watchtower_registry_auth::{Credential, CredentialStore, ImageReference};
 use watchtower_registry_digest::{CheckRequest, InsecureRegistries, Registry, RegistryOptions};
 use watchtower_session_report::Report;
 use watchtower_tls_config::TlsSettings;
 
-use crate::app::{App, AppError, Exit};
-use crate::config::{Config, WarnOnHeadFailure};
+use crate::app::{App, AppError, Exit, StartupSink};
+use crate::config::{Config, LogLevel, WarnOnHeadFailure};
 use crate::scheduler::SystemClock;
 use crate::sessions::{SessionFailed, SessionRunner};
 
@@ -59,13 +64,98 @@ pub enum StartupError {
     /// dependencies, other instances that could not be stopped).
     #[error("{0}")]
     Actions(#[source] watchtower_actions::Error),
+    /// A notification setting is unusable (bad URL, missing legacy setting).
+    #[error("{0}")]
+    Notifications(#[source] watchtower_notify::Error),
     /// The application could not run (API address in use, ...).
     #[error(transparent)]
     App(#[from] AppError),
 }
 
-/// Starts everything from `config` and runs until done or stopped.
-pub async fn run(config: Config) -> Result<Exit, StartupError> {
+/// The notifier and its log layer, from the notification flags (`--porcelain v1` already
+/// added `logger://` and its template). Needs a tokio runtime context. Unless
+/// `--no-startup-message`, the notifier starts queuing at once, so the startup message and
+/// whatever is logged before it go out as one notification.
+pub fn notifier(config: &Config) -> Result<(Notifier, NotifyLayer), StartupError> {
+    let n = &config.notifications;
+    let level = match n.level.unwrap_or(LogLevel::Info) {
+        LogLevel::Panic => Level::Panic,
+        LogLevel::Fatal => Level::Fatal,
+        LogLevel::Error => Level::Error,
+        LogLevel::Warn => Level::Warn,
+        LogLevel::Info => Level::Info,
+        LogLevel::Debug => Level::Debug,
+        LogLevel::Trace => Level::Trace,
+    };
+    let mut legacy = LegacyOptions {
+        types: n.types.iter().map(|t| t.as_str().to_owned()).collect(),
+        email_from: n.email.from.clone(),
+        email_to: n.email.to.clone(),
+        email_server: n.email.server.clone(),
+        email_server_port: n.email.port,
+        email_server_tls_skip_verify: n.email.tls_skip_verify,
+        email_server_user: n.email.user.clone(),
+        email_server_password: expose(n.email.password.as_ref()),
+        email_delay: n.email.delay_seconds,
+        ..LegacyOptions::default()
+    };
+    legacy.slack_hook_url = expose(n.slack.hook_url.as_ref());
+    legacy.slack_identifier.clone_from(&n.slack.identifier);
+    legacy.slack_channel.clone_from(&n.slack.channel);
+    legacy.slack_icon_emoji.clone_from(&n.slack.icon_emoji);
+    legacy.slack_icon_url.clone_from(&n.slack.icon_url);
+    legacy.msteams_hook = expose(n.msteams_hook.as_ref());
+    legacy.msteams_data = n.msteams_data;
+    legacy.gotify_url.clone_from(&n.gotify_url);
+    legacy.gotify_token = expose(n.gotify_token.as_ref());
+    legacy.gotify_tls_skip_verify = n.gotify_tls_skip_verify;
+    let notifier_config = NotifierConfig {
+        urls: n.urls.iter().map(|u| u.expose().to_owned()).collect(),
+        legacy,
+        level,
+        template: n.template.clone(),
+        report: n.report,
+        delay: std::time::Duration::from_secs(n.delay_seconds),
+        hostname: n.hostname.clone(),
+        title_tag: n.title_tag.clone(),
+        email_subject_tag: n.email.subject_tag.clone(),
+        skip_title: n.skip_title,
+        log_stdout: n.log_stdout,
+        ..NotifierConfig::default()
+    };
+    let (notifier, layer) = Notifier::new(notifier_config).map_err(StartupError::Notifications)?;
+    if !config.no_startup_message {
+        notifier.start_session();
+    }
+    Ok((notifier, layer))
+}
+
+fn expose(secret: Option<&crate::secret::Secret>) -> String {
+    secret.map(|s| s.expose().to_owned()).unwrap_or_default()
+}
+
+/// Sends the batched startup message.
+struct NotifierStartup(Notifier);
+
+impl StartupSink for NotifierStartup {
+    fn startup_logged(&self) {
+        self.0.send(None);
+    }
+}
+
+/// Starts everything from `config` and runs until done or stopped; `notifier` comes from
+/// [`notifier`] and is flushed before returning.
+pub async fn run(config: Config, notifier: Notifier) -> Result<Exit, StartupError> {
+    let result = start_and_run(config, notifier.clone()).await;
+    if let Err(err) = &result {
+        // The original notified about fatal start-up errors too.
+        tracing::error!("{err}");
+    }
+    notifier.close().await;
+    result
+}
+
+async fn start_and_run(config: Config, notifier: Notifier) -> Result<Exit, StartupError> {
     let tls = TlsSettings::from_flags(
         config.registry.ca.as_deref(),
         config.registry.ca_validate,
@@ -116,13 +206,6 @@ pub async fn run(config: Config) -> Result<Exit, StartupError> {
         .map_err(StartupError::Actions)?;
     }
 
-    if !config.notifications.urls.is_empty() || !config.notifications.types.is_empty() {
-        tracing::warn!(
-            "notifications are configured, but this build does not send them yet; \
-             session results are logged only"
-        );
-    }
-
     let metrics = Metrics::new();
     metrics.set_registry_stats(Arc::new(RegistryStatsSource(registry.clone())));
     let cancel = params.cancel.clone();
@@ -137,15 +220,16 @@ pub async fn run(config: Config) -> Result<Exit, StartupError> {
             params,
         ),
         filter,
+        notifier: notifier.clone(),
     });
     let app = App {
         config,
         runner,
         clock: SystemClock,
         metrics,
-        notifiers: Vec::new(),
+        notifiers: notifier.names(),
         filter_description: description,
-        startup_sink: None,
+        startup_sink: Some(Arc::new(NotifierStartup(notifier))),
         on_listening: None,
     };
     let stop = async move {
@@ -239,10 +323,11 @@ fn params(config: &Config) -> Params {
     params
 }
 
-/// Sessions through the update engine.
+/// Sessions through the update engine, each one notification (entries and report).
 struct ActionsRunner<C> {
     updater: Updater<C, RegistryFreshness>,
     filter: Filter,
+    notifier: Notifier,
 }
 
 #[async_trait]
@@ -255,10 +340,16 @@ impl<C: ContainerClient + 'static> SessionRunner for ActionsRunner<C> {
                 .clone()
                 .images(selectors.iter().map(|s| s.as_str().to_owned())),
         };
-        self.updater
-            .update(&filter)
-            .await
-            .map_err(|e| SessionFailed(e.to_string()))
+        self.notifier.start_session();
+        let result = self.updater.update(&filter).await;
+        match &result {
+            Ok(report) => self.notifier.send(Some(report)),
+            Err(err) => {
+                tracing::error!("{err}");
+                self.notifier.send(None);
+            }
+        }
+        result.map_err(|e| SessionFailed(e.to_string()))
     }
 }
 

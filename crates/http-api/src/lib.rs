@@ -173,7 +173,8 @@ impl Api {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), Error> {
         if let Ok(addr) = listener.local_addr() {
-            tracing::info!(%addr, "HTTP API listening");
+            // Local only: not a notification.
+            tracing::info!(notify = "no", %addr, "HTTP API listening");
         }
         axum::serve(listener, self.router())
             .with_graceful_shutdown(shutdown)
