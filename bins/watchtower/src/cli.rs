@@ -49,7 +49,7 @@ pub enum Command {
 #[allow(clippy::struct_field_names)] // the field names are the flag names
 pub struct Flags {
     // ---- Docker connection
-    /// Docker daemon socket to connect to (unix://, tcp:// or npipe://).
+    /// Docker daemon to connect to (unix://, tcp://, http:// or https://).
     #[arg(long, short = 'H', value_name = "URL", help_heading = "Docker")]
     pub host: Option<String>,
     /// Use TLS and verify the daemon's certificate (certificates from `DOCKER_CERT_PATH`).
