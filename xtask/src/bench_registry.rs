@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use bytes::Bytes;
-use http::{Method, Request, StatusCode};
-use sha2::{Digest as _, Sha256};
+use http::{Request, StatusCode};
 use watchtower_registry_auth::http::{HttpClient, HttpOptions, HttpStats, RequestKind};
 use watchtower_registry_auth::{
     BearerChallenge, Credential, CredentialOptions, CredentialStore, ImageReference, Secret,
@@ -50,14 +49,12 @@ async fn bench() -> anyhow::Result<()> {
         ..TestOptions::default()
     })
     .await?;
-    let pusher = HttpClient::new(HttpOptions {
-        user_agent: "watchtower-bench-push".to_owned(),
-        ..HttpOptions::default()
-    })?;
     let mut requests = Vec::new();
     for i in 0..REPOS {
         let repo = format!("bench/app-{i:02}");
-        let digest = push_image(&registry, &pusher, &repo, "latest").await?;
+        let digest = registry
+            .push_synthetic_image(&repo, "latest", &repo)
+            .await?;
         requests.push(CheckRequest {
             reference: ImageReference::parse(&format!("{}/{repo}:latest", registry.host()))?,
             local_repo_digests: vec![format!("{}/{repo}@{digest}", registry.host())],
@@ -282,118 +279,4 @@ fn print_report(registry: &TestRegistry, phases: &[Phase]) {
          registry is engine-insecure and speaks no TLS), 1 token per scope per TTL, exactly {REPOS} HEADs, \
          connections <= concurrency limit ({PER_HOST} to the registry) plus the token server's"
     );
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(Sha256::digest(bytes)))
-}
-
-/// Pushes a tiny single-arch OCI image (a config and one small layer) through the registry
-/// API with a push token the test token server issues directly. Returns the manifest digest.
-async fn push_image(
-    registry: &TestRegistry,
-    client: &HttpClient,
-    repo: &str,
-    tag: &str,
-) -> anyhow::Result<String> {
-    let (user, _) = registry.credentials().context("credentials")?;
-    let token = registry
-        .token_server()
-        .context("token server")?
-        .issue_token(user, &[format!("repository:{repo}:pull,push")])?;
-    let auth = format!("Bearer {token}");
-    let base = registry.base_url();
-    let config = serde_json::to_vec(&serde_json::json!({
-        "architecture": "amd64", "os": "linux",
-        "config": { "Labels": { "repo": repo } },
-        "rootfs": { "type": "layers", "diff_ids": [] }
-    }))?;
-    let layer = format!("layer of {repo}").into_bytes();
-    let mut descriptors = Vec::new();
-    for blob in [&config, &layer] {
-        let digest = sha256(blob);
-        let start = send(
-            client,
-            Method::POST,
-            &format!("{base}/v2/{repo}/blobs/uploads/"),
-            &auth,
-            None,
-            Vec::new(),
-        )
-        .await?;
-        if start.status != StatusCode::ACCEPTED {
-            bail!("starting an upload to {repo} answered {}", start.status);
-        }
-        let location = start
-            .headers
-            .get(http::header::LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .context("upload without Location")?;
-        let location = if location.starts_with('/') {
-            format!("{base}{location}")
-        } else {
-            location.to_owned()
-        };
-        let sep = if location.contains('?') { '&' } else { '?' };
-        let put = send(
-            client,
-            Method::PUT,
-            &format!("{location}{sep}digest={digest}"),
-            &auth,
-            Some("application/octet-stream"),
-            blob.clone(),
-        )
-        .await?;
-        if put.status != StatusCode::CREATED {
-            bail!("finishing an upload to {repo} answered {}", put.status);
-        }
-        descriptors.push((digest, blob.len()));
-    }
-    let manifest = serde_json::to_vec(&serde_json::json!({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": { "mediaType": "application/vnd.oci.image.config.v1+json",
-                    "digest": descriptors[0].0, "size": descriptors[0].1 },
-        "layers": [{ "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
-                     "digest": descriptors[1].0, "size": descriptors[1].1 }]
-    }))?;
-    let put = send(
-        client,
-        Method::PUT,
-        &format!("{base}/v2/{repo}/manifests/{tag}"),
-        &auth,
-        Some("application/vnd.oci.image.manifest.v1+json"),
-        manifest.clone(),
-    )
-    .await?;
-    if put.status != StatusCode::CREATED {
-        bail!("pushing {repo}:{tag} answered {}", put.status);
-    }
-    Ok(sha256(&manifest))
-}
-
-async fn send(
-    client: &HttpClient,
-    method: Method,
-    url: &str,
-    auth: &str,
-    content_type: Option<&str>,
-    body: Vec<u8>,
-) -> anyhow::Result<watchtower_registry_auth::HttpResponse> {
-    let mut builder = Request::builder()
-        .method(method.clone())
-        .uri(url)
-        .header(http::header::AUTHORIZATION, auth);
-    if let Some(ct) = content_type {
-        builder = builder.header(http::header::CONTENT_TYPE, ct);
-    }
-    // The push client's counters are not reported; the kind label is only a placeholder.
-    client
-        .send(
-            RequestKind::ManifestGet,
-            "push",
-            builder.body(Bytes::from(body))?,
-        )
-        .await
-        .with_context(|| format!("{method} {url}"))
 }

@@ -5,7 +5,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{client_for, fake_now, options_for, push_image, reference, repo_digests};
+use common::{client_for, fake_now, options_for, reference, repo_digests};
 use watchtower_registry_digest::{
     CheckRequest, Freshness, InsecureRegistries, Registry, RegistryOptions, RequestKind,
 };
@@ -14,7 +14,8 @@ use watchtower_tls_config::{CaBundle, TlsSettings};
 
 async fn fresh_then_stale(mode: RegistryMode) {
     let registry = TestRegistry::start(mode).await.unwrap();
-    let v1 = push_image(&registry, "team/app", "latest", "v1")
+    let v1 = registry
+        .push_synthetic_image("team/app", "latest", "v1")
         .await
         .unwrap();
     assert_eq!(
@@ -34,7 +35,8 @@ async fn fresh_then_stale(mode: RegistryMode) {
     assert_eq!(result.freshness, Freshness::Fresh, "{mode:?}: {result:?}");
     assert_eq!(result.remote_digest.as_deref(), Some(v1.as_str()));
 
-    let v2 = push_image(&registry, "team/app", "latest", "v2")
+    let v2 = registry
+        .push_synthetic_image("team/app", "latest", "v2")
         .await
         .unwrap();
     let result = client.check(&image, &local).await;
@@ -102,7 +104,8 @@ async fn digest_head_tls_with_token_auth() {
     })
     .await
     .unwrap();
-    let digest = push_image(&registry, "secure/app", "latest", "t")
+    let digest = registry
+        .push_synthetic_image("secure/app", "latest", "t")
         .await
         .unwrap();
     let client = client_for(&registry, &fake_now());
@@ -132,7 +135,10 @@ async fn digest_head_tls_with_token_auth() {
 #[tokio::test]
 async fn private_ca_is_accepted_only_with_the_bundle() {
     let registry = TestRegistry::start(RegistryMode::Tls).await.unwrap();
-    let digest = push_image(&registry, "app", "1", "x").await.unwrap();
+    let digest = registry
+        .push_synthetic_image("app", "1", "x")
+        .await
+        .unwrap();
     let image = reference(&registry, "app", "1");
     let local = repo_digests(&registry, "app", &digest);
     let clock = fake_now();
@@ -209,7 +215,10 @@ async fn private_ca_is_accepted_only_with_the_bundle() {
 #[tokio::test]
 async fn plain_http_only_where_the_engine_or_the_flag_allows_it() {
     let registry = TestRegistry::start(RegistryMode::Plain).await.unwrap();
-    let digest = push_image(&registry, "app", "latest", "p").await.unwrap();
+    let digest = registry
+        .push_synthetic_image("app", "latest", "p")
+        .await
+        .unwrap();
     let image = reference(&registry, "app", "latest");
     let local = repo_digests(&registry, "app", &digest);
     let clock = fake_now();
@@ -274,7 +283,10 @@ async fn plain_http_only_where_the_engine_or_the_flag_allows_it() {
 #[tokio::test]
 async fn basic_registry_without_credentials_is_unknown_with_a_reason() {
     let registry = TestRegistry::start(RegistryMode::Basic).await.unwrap();
-    let digest = push_image(&registry, "app", "latest", "b").await.unwrap();
+    let digest = registry
+        .push_synthetic_image("app", "latest", "b")
+        .await
+        .unwrap();
     let clock = fake_now();
     let anonymous = Registry::new(RegistryOptions {
         credentials: watchtower_registry_auth::CredentialStore::anonymous(),
@@ -302,7 +314,10 @@ async fn basic_registry_without_credentials_is_unknown_with_a_reason() {
 async fn wrong_password_is_reported_without_the_password() {
     for mode in [RegistryMode::Basic, RegistryMode::Token] {
         let registry = TestRegistry::start(mode).await.unwrap();
-        push_image(&registry, "app", "latest", "w").await.unwrap();
+        registry
+            .push_synthetic_image("app", "latest", "w")
+            .await
+            .unwrap();
         let clock = fake_now();
         let bad = Registry::new(RegistryOptions {
             credentials: watchtower_registry_auth::CredentialStore::new(
@@ -333,7 +348,10 @@ async fn wrong_password_is_reported_without_the_password() {
 #[tokio::test]
 async fn missing_tag_is_unknown_naming_the_request() {
     let registry = TestRegistry::start(RegistryMode::Plain).await.unwrap();
-    push_image(&registry, "app", "latest", "m").await.unwrap();
+    registry
+        .push_synthetic_image("app", "latest", "m")
+        .await
+        .unwrap();
     let client = client_for(&registry, &fake_now());
     let result = client
         .check(&reference(&registry, "app", "nope"), &[])
@@ -352,7 +370,10 @@ async fn missing_tag_is_unknown_naming_the_request() {
 #[tokio::test]
 async fn digest_pinned_references_are_fresh_without_a_request() {
     let registry = TestRegistry::start(RegistryMode::Plain).await.unwrap();
-    let digest = push_image(&registry, "app", "latest", "d").await.unwrap();
+    let digest = registry
+        .push_synthetic_image("app", "latest", "d")
+        .await
+        .unwrap();
     let client = client_for(&registry, &fake_now());
     let pinned = watchtower_registry_auth::ImageReference::parse(&format!(
         "{}/app@{digest}",
@@ -372,7 +393,10 @@ async fn n_images_in_one_repo_need_one_token_and_one_challenge() {
     let registry = TestRegistry::start(RegistryMode::Token).await.unwrap();
     let mut requests = Vec::new();
     for tag in ["a", "b", "c", "d", "e"] {
-        let digest = push_image(&registry, "one/repo", tag, tag).await.unwrap();
+        let digest = registry
+            .push_synthetic_image("one/repo", tag, tag)
+            .await
+            .unwrap();
         requests.push(CheckRequest {
             reference: reference(&registry, "one/repo", tag),
             local_repo_digests: repo_digests(&registry, "one/repo", &digest),
@@ -410,7 +434,10 @@ async fn m_repos_need_m_tokens_and_a_second_session_reuses_them() {
     let repos = ["r/one", "r/two", "r/three", "r/four"];
     let mut requests = Vec::new();
     for repo in repos {
-        let digest = push_image(&registry, repo, "latest", repo).await.unwrap();
+        let digest = registry
+            .push_synthetic_image(repo, "latest", repo)
+            .await
+            .unwrap();
         requests.push(CheckRequest {
             reference: reference(&registry, repo, "latest"),
             local_repo_digests: repo_digests(&registry, repo, &digest),
@@ -444,7 +471,8 @@ async fn m_repos_need_m_tokens_and_a_second_session_reuses_them() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_concurrent_askers_make_one_token_request() {
     let registry = TestRegistry::start(RegistryMode::Token).await.unwrap();
-    let digest = push_image(&registry, "busy/app", "latest", "c")
+    let digest = registry
+        .push_synthetic_image("busy/app", "latest", "c")
         .await
         .unwrap();
     let tokens = registry.token_server().unwrap();
@@ -478,7 +506,8 @@ async fn tokens_expire_on_the_fake_clock() {
     })
     .await
     .unwrap();
-    let digest = push_image(&registry, "exp/app", "latest", "e")
+    let digest = registry
+        .push_synthetic_image("exp/app", "latest", "e")
         .await
         .unwrap();
     let tokens = registry.token_server().unwrap();
@@ -526,7 +555,8 @@ async fn tokens_default_to_sixty_seconds_when_expires_in_is_absent() {
     })
     .await
     .unwrap();
-    let digest = push_image(&registry, "noexp/app", "latest", "n")
+    let digest = registry
+        .push_synthetic_image("noexp/app", "latest", "n")
         .await
         .unwrap();
     let tokens = registry.token_server().unwrap();
@@ -547,12 +577,11 @@ async fn tokens_default_to_sixty_seconds_when_expires_in_is_absent() {
 #[tokio::test]
 async fn multi_arch_indexes_and_docker_manifest_lists_have_their_own_digest() {
     let registry = TestRegistry::start(RegistryMode::Token).await.unwrap();
-    let single = push_image(&registry, "multi/app", "single", "s")
+    let single = registry
+        .push_synthetic_image("multi/app", "single", "s")
         .await
         .unwrap();
-    let single_bytes = common::manifest_bytes(&registry, "multi/app", &single)
-        .await
-        .unwrap();
+    let single_bytes = registry.manifest_bytes("multi/app", &single).await.unwrap();
     assert_eq!(common::sha256(&single_bytes), single);
     let client = client_for(&registry, &fake_now());
     for (tag, media_type, child_type) in [
@@ -578,7 +607,8 @@ async fn multi_arch_indexes_and_docker_manifest_lists_have_their_own_digest() {
             }]
         }))
         .unwrap();
-        let digest = common::push_manifest(&registry, "multi/app", tag, media_type, &index)
+        let digest = registry
+            .push_manifest("multi/app", tag, media_type, &index)
             .await
             .unwrap();
         assert_ne!(digest, single);

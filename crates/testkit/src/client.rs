@@ -82,6 +82,18 @@ impl HttpClient {
         url: &str,
         headers: &[(&str, &str)],
     ) -> anyhow::Result<Response> {
+        self.send(method, url, headers, Bytes::new()).await
+    }
+
+    /// Sends `method url` with `headers` and `body`, reads the answer; otherwise like
+    /// [`HttpClient::request`] (the same `User-Agent` rule, timeout and body limit).
+    pub async fn send(
+        &self,
+        method: Method,
+        url: &str,
+        headers: &[(&str, &str)],
+        body: Bytes,
+    ) -> anyhow::Result<Response> {
         let mut builder = Request::builder().method(method.clone()).uri(url);
         if !headers
             .iter()
@@ -93,7 +105,7 @@ impl HttpClient {
             builder = builder.header(*name, *value);
         }
         let request = builder
-            .body(Full::new(Bytes::new()))
+            .body(Full::new(body))
             .with_context(|| format!("building the request {method} {url}"))?;
         let response = tokio::time::timeout(REQUEST_TIMEOUT, self.inner.request(request))
             .await

@@ -18,6 +18,9 @@
 //!   at test time, htpasswd basic auth, or bearer tokens from the in-process [`TokenServer`]
 //!   (combinations through [`RegistryOptions`]). It parses the registry's access log so tests can
 //!   count requests ([`Registry::count_requests`]).
+//! - [`Registry::push_synthetic_image`]: a tiny image pushed straight through the registry API
+//!   (blobs and manifest, no engine), for tests of registry clients; [`Registry::push_manifest`]
+//!   pushes any manifest (indexes, manifest lists) and [`Registry::manifest_bytes`] reads one.
 //! - [`FixtureImage`]: an image `FROM scratch` around the host's static busybox, with a version
 //!   label and env var, pushed to a [`Registry`]. [`FixtureImage::publish_next_version`] pushes
 //!   version N+1 under the same tag while the engine keeps version N locally, exactly the state a
@@ -51,7 +54,7 @@
 //! # What tests see
 //!
 //! - [`Registry::access_log`] and [`Registry::count_requests`] leave out the bench's own requests
-//!   (readiness checks, [`Registry::manifest_digest`], flushes; they carry
+//!   (readiness checks, [`Registry::manifest_digest`], synthetic pushes, flushes; they carry
 //!   [`client::TESTKIT_USER_AGENT`]), so a count is what the code under test and the engine
 //!   sent. The registry writes a log line just after each response: call
 //!   [`Registry::flush_access_log`] before counting.
@@ -93,6 +96,7 @@
 pub mod client;
 mod engine;
 mod fixture;
+mod push;
 mod registry;
 pub mod tls;
 mod token;

@@ -225,19 +225,38 @@ impl RegistryApi {
             .map(|(u, p)| (u.as_str(), p.as_str()))
     }
 
-    pub(crate) async fn manifest_digest(&self, repo: &str, tag: &str) -> anyhow::Result<String> {
-        let url = format!("{}/v2/{repo}/manifests/{tag}", self.base_url);
-        let authorization = match (&self.tokens, &self.credentials) {
+    pub(crate) fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    pub(crate) fn client(&self) -> &HttpClient {
+        &self.client
+    }
+
+    /// The `Authorization` value of the bench's user for `actions` (`pull` or `pull,push`) on
+    /// `repo`: a token minted in-process (not counted by the token server), Basic credentials,
+    /// or `None` for an open registry.
+    pub(crate) fn authorization(
+        &self,
+        repo: &str,
+        actions: &str,
+    ) -> anyhow::Result<Option<String>> {
+        Ok(match (&self.tokens, &self.credentials) {
             (Some(tokens), Some((user, _))) => Some(format!(
                 "Bearer {}",
-                tokens.issue(user, &[format!("repository:{repo}:pull")])?
+                tokens.issue(user, &[format!("repository:{repo}:{actions}")])?
             )),
             (None, Some((user, password))) => Some(format!(
                 "Basic {}",
                 base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))
             )),
             _ => None,
-        };
+        })
+    }
+
+    pub(crate) async fn manifest_digest(&self, repo: &str, tag: &str) -> anyhow::Result<String> {
+        let url = format!("{}/v2/{repo}/manifests/{tag}", self.base_url);
+        let authorization = self.authorization(repo, "pull")?;
         let mut headers = vec![("accept", MANIFEST_ACCEPT)];
         if let Some(authorization) = &authorization {
             headers.push(("authorization", authorization));

@@ -304,3 +304,196 @@ async fn dropping_the_registry_stops_it_and_removes_its_folder() -> anyhow::Resu
     );
     Ok(())
 }
+
+/// `sha256:<hex>` of `bytes`, computed here independently of the testkit.
+fn sha256(bytes: &[u8]) -> String {
+    format!(
+        "sha256:{}",
+        hex::encode(ring::digest::digest(&ring::digest::SHA256, bytes))
+    )
+}
+
+#[tokio::test]
+async fn synthetic_images_push_through_the_api_in_every_mode() -> anyhow::Result<()> {
+    for options in [
+        RegistryMode::Plain.into(),
+        RegistryMode::Tls.into(),
+        RegistryMode::Basic.into(),
+        RegistryMode::Token.into(),
+        RegistryOptions {
+            tls: true,
+            auth: Auth::Token,
+            ..RegistryOptions::default()
+        },
+    ] {
+        let what = format!("{options:?}");
+        let registry = Registry::start_with(options).await?;
+
+        let v1 = registry
+            .push_synthetic_image("team/app", "latest", "v1")
+            .await?;
+        assert!(v1.starts_with("sha256:") && v1.len() == 71, "{what}: {v1}");
+        assert_eq!(
+            registry.manifest_digest("team/app", "latest").await?,
+            v1,
+            "{what}"
+        );
+        // The returned digest is the digest of what the registry serves.
+        let stored = registry.manifest_bytes("team/app", &v1).await?;
+        assert_eq!(sha256(&stored), v1, "{what}");
+        let manifest: serde_json::Value = serde_json::from_slice(&stored)?;
+        assert_eq!(
+            manifest["mediaType"], "application/vnd.oci.image.manifest.v1+json",
+            "{what}"
+        );
+        assert_eq!(
+            manifest["layers"].as_array().map(Vec::len),
+            Some(1),
+            "{what}"
+        );
+
+        // Another variant moves the tag; the same variant always gives the same digest.
+        let v2 = registry
+            .push_synthetic_image("team/app", "latest", "v2")
+            .await?;
+        assert_ne!(v2, v1, "{what}");
+        assert_eq!(registry.manifest_digest("team/app", "latest").await?, v2);
+        let again = registry
+            .push_synthetic_image("team/app", "1.0", "v1")
+            .await?;
+        assert_eq!(again, v1, "{what}");
+        assert_eq!(registry.manifest_digest("team/app", "1.0").await?, v1);
+        // Another repository with the same variant is another image.
+        let other = registry
+            .push_synthetic_image("team/other", "latest", "v1")
+            .await?;
+        assert_ne!(other, v1, "{what}");
+
+        // The pushes reached the registry (five requests each) but stay out of the counts.
+        registry.flush_access_log().await?;
+        assert!(
+            registry.access_log().is_empty(),
+            "{what}: {:?}",
+            registry.access_log()
+        );
+        assert_eq!(registry.count_requests("PUT", "/manifests/"), 0, "{what}");
+        let full = registry.full_access_log();
+        let uploads = full
+            .iter()
+            .filter(|e| e.method == "POST" && e.path.contains("/blobs/uploads/"))
+            .count();
+        let manifest_puts: Vec<_> = full
+            .iter()
+            .filter(|e| e.method == "PUT" && e.path.contains("/manifests/"))
+            .collect();
+        assert_eq!(uploads, 8, "{what}");
+        assert_eq!(manifest_puts.len(), 4, "{what}");
+        assert!(manifest_puts.iter().all(|e| e.status == 201), "{what}");
+        if let Some(tokens) = registry.token_server() {
+            assert_eq!(
+                tokens.requests(),
+                0,
+                "{what}: push tokens are minted in-process"
+            );
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn any_manifest_pushes_for_example_an_index() -> anyhow::Result<()> {
+    let registry = Registry::start(RegistryMode::Token).await?;
+    let single = registry
+        .push_synthetic_image("multi/app", "single", "s")
+        .await?;
+    let single_len = registry.manifest_bytes("multi/app", "single").await?.len();
+    let index = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": single,
+            "size": single_len,
+            "platform": { "architecture": "amd64", "os": "linux" }
+        }]
+    }))?;
+    let digest = registry
+        .push_manifest(
+            "multi/app",
+            "latest",
+            "application/vnd.oci.image.index.v1+json",
+            &index,
+        )
+        .await?;
+    assert_eq!(digest, sha256(&index));
+    assert_eq!(
+        registry.manifest_digest("multi/app", "latest").await?,
+        digest
+    );
+    assert_eq!(
+        registry
+            .manifest_bytes("multi/app", "latest")
+            .await?
+            .as_ref(),
+        index.as_slice()
+    );
+    Ok(())
+}
+
+/// Asserts that `err` names every one of `parts` and does not contain `password`.
+fn assert_names(err: &anyhow::Error, parts: &[&str], password: &str) {
+    let message = format!("{err:#}");
+    for part in parts {
+        assert!(message.contains(part), "{part:?} missing in: {message}");
+    }
+    assert!(
+        !message.contains(password),
+        "the password leaked: {message}"
+    );
+}
+
+#[tokio::test]
+async fn refused_pushes_say_what_and_where_without_the_password() -> anyhow::Result<()> {
+    let registry = Registry::start(RegistryMode::Basic).await?;
+    let (_, password) = registry.credentials().expect("credentials in Basic mode");
+
+    // An index naming a manifest the registry does not have.
+    let missing = format!("sha256:{}", "0".repeat(64));
+    let index = serde_json::to_vec(&serde_json::json!({
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.oci.image.index.v1+json",
+        "manifests": [{
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "digest": missing,
+            "size": 10
+        }]
+    }))?;
+    let err = registry
+        .push_manifest(
+            "team/app",
+            "broken",
+            "application/vnd.oci.image.index.v1+json",
+            &index,
+        )
+        .await
+        .unwrap_err();
+    assert_names(
+        &err,
+        &["pushing the manifest team/app:broken", "400"],
+        password,
+    );
+
+    // An invalid repository name (upper case) is refused at the first step.
+    let err = registry
+        .push_synthetic_image("Team/App", "latest", "x")
+        .await
+        .unwrap_err();
+    assert_names(&err, &["starting a blob upload to Team/App"], password);
+
+    let err = registry
+        .manifest_bytes("team/app", "nope")
+        .await
+        .unwrap_err();
+    assert_names(&err, &["GET the manifest team/app:nope", "404"], password);
+    Ok(())
+}
