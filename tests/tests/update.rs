@@ -200,3 +200,37 @@ async fn http_api_needs_the_token_updates_on_request_and_serves_metrics() -> any
     );
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn schedule_uses_the_local_time_zone_and_sigterm_exits_zero() -> anyhow::Result<()> {
+    let Some(_engine) = Engine::require().await else {
+        return Ok(());
+    };
+    // POSIX TZ strings need no zoneinfo files: "XYZ-3" is UTC+3.
+    for (tz, offset) in [("UTC0", "+0000"), ("XYZ-3", "+0300")] {
+        let watchtower = Watchtower::start(
+            &["--schedule", "0 0 4 * * *", "e2e-no-such-container-77aa"],
+            &[("TZ", tz)],
+        )?;
+        let line = watchtower
+            .wait_for_log("Scheduling first run:", Duration::from_secs(60))
+            .await?;
+        assert!(
+            line.contains(&format!("04:00:00 {offset}")),
+            "TZ={tz}: {line}"
+        );
+        watchtower
+            .wait_for_log(
+                "Note that the first check will be performed in",
+                Duration::from_secs(5),
+            )
+            .await?;
+        watchtower.terminate()?;
+        assert_eq!(
+            watchtower.wait(Duration::from_secs(30)).await?,
+            Some(0),
+            "TZ={tz}"
+        );
+    }
+    Ok(())
+}

@@ -222,3 +222,37 @@ async fn the_update_api_runs_sessions_and_periodic_runs_stay_off() {
     stop_tx.send(()).unwrap();
     assert_eq!(task.await.unwrap().unwrap(), Exit::Success);
 }
+
+#[tokio::test(start_paused = true)]
+async fn periodic_polls_keep_the_schedule_next_to_the_update_api() {
+    let runner = Runner::new(Duration::from_secs(1));
+    let app = app(
+        config(&[
+            "--http-api-update",
+            "--http-api-token",
+            "tok",
+            "--http-api-periodic-polls",
+            "--http-api-host",
+            "127.0.0.1",
+            "--http-api-port",
+            "0",
+            "--interval",
+            "10",
+        ]),
+        runner.clone(),
+        Metrics::new(),
+    );
+    let stop = async {
+        tokio::time::sleep(Duration::from_secs(35)).await;
+        "SIGTERM"
+    };
+    assert_eq!(app.run(stop).await.unwrap(), Exit::Success);
+    let whole: Vec<u64> = runner
+        .starts
+        .lock()
+        .unwrap()
+        .iter()
+        .map(Duration::as_secs)
+        .collect();
+    assert_eq!(whole, [10, 20, 30]);
+}
