@@ -130,6 +130,15 @@ impl<C: ContainerClient + ?Sized> Protocol<'_, C> {
         let c = &job.container;
         let spec = RecreateSpec::build(c, &job.old_image, &job.new_image, &job.reference);
         let running = was_running(&c.state);
+        if job.self_update && c.host_config.publishes_host_ports() {
+            return StopPhase::Done(Outcome::Failed {
+                step: FailedStep::SelfUpdate,
+                reason: "watchtower's own container publishes host ports, so its successor \
+                         cannot start while it runs; recreate it from the new image by hand"
+                    .to_owned(),
+                restored: false,
+            });
+        }
         if job.self_update {
             debug!(container = %c.name, "watchtower's own container: not stopped");
             return StopPhase::Stopped(Box::new(Stopped {
@@ -140,20 +149,8 @@ impl<C: ContainerClient + ?Sized> Protocol<'_, C> {
                 auto_removed: false,
             }));
         }
-        if self.params.lifecycle_hooks {
-            match watchtower_lifecycle::pre_update(self.client, c).await {
-                PreUpdateDecision::Proceed => {}
-                PreUpdateDecision::Skip { reason } => {
-                    return StopPhase::Done(Outcome::Skipped(reason));
-                }
-                PreUpdateDecision::Fail { reason } => {
-                    return StopPhase::Done(Outcome::Failed {
-                        step: FailedStep::PreUpdateHook,
-                        reason,
-                        restored: false,
-                    });
-                }
-            }
+        if let Some(outcome) = self.pre_update_hook(c).await {
+            return StopPhase::Done(outcome);
         }
 
         info!(container = %c.name, signal = %labels::stop_signal_of(c), "stopping");
@@ -184,13 +181,36 @@ impl<C: ContainerClient + ?Sized> Protocol<'_, C> {
             );
         }
 
-        let mut stopped = Stopped {
+        self.set_aside(Stopped {
             spec,
             was_running: running,
             aside: None,
             auto_removed: false,
             job,
-        };
+        })
+        .await
+    }
+
+    /// The pre-update hook's verdict, when it stops this update.
+    async fn pre_update_hook(&self, c: &Container) -> Option<Outcome> {
+        if !self.params.lifecycle_hooks {
+            return None;
+        }
+        match watchtower_lifecycle::pre_update(self.client, c).await {
+            PreUpdateDecision::Proceed => None,
+            PreUpdateDecision::Skip { reason } => Some(Outcome::Skipped(reason)),
+            PreUpdateDecision::Fail { reason } => Some(Outcome::Failed {
+                step: FailedStep::PreUpdateHook,
+                reason,
+                restored: false,
+            }),
+        }
+    }
+
+    /// Moves the stopped old container out of the way of its replacement: renamed aside, or
+    /// (started with `--rm`) waited for until the engine has removed it.
+    async fn set_aside(&self, mut stopped: Stopped) -> StopPhase {
+        let running = stopped.was_running;
         if stopped.job.container.host_config.auto_remove() {
             if let Err(reason) = self.wait_until_gone(&stopped.job.container).await {
                 let rollback = self

@@ -270,7 +270,7 @@ where
             }
             let cref = job.cref.clone();
             let snapshot = job.clone();
-            match protocol.stop(job).await {
+            match Box::pin(protocol.stop(job)).await {
                 StopPhase::Stopped(st) => stopped.push(*st),
                 StopPhase::Done(outcome) => {
                     debug!(container = %cref.name, ?outcome, "finished at the stop phase");
@@ -281,7 +281,7 @@ where
         // Every stopped container is recreated (or put back), cancelled or not.
         for st in stopped.into_iter().rev() {
             let job = st.job().clone();
-            let outcome = protocol.start(st, false).await;
+            let outcome = Box::pin(protocol.start(st, false)).await;
             outcomes.push((job, outcome));
         }
         outcomes
@@ -297,8 +297,8 @@ where
                 continue;
             }
             let snapshot = job.clone();
-            let outcome = match protocol.stop(job).await {
-                StopPhase::Stopped(st) => protocol.start(*st, true).await,
+            let outcome = match Box::pin(protocol.stop(job)).await {
+                StopPhase::Stopped(st) => Box::pin(protocol.start(*st, true)).await,
                 StopPhase::Done(outcome) => outcome,
             };
             outcomes.push((snapshot, outcome));

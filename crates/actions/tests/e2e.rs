@@ -670,3 +670,46 @@ async fn an_interrupted_update_is_settled_by_the_next_session() -> anyhow::Resul
     assert_eq!(w.container_names().await?, [web]);
     Ok(())
 }
+
+#[tokio::test]
+async fn containers_started_with_rm_are_updated_and_restored() -> anyhow::Result<()> {
+    let Some(w) = World::new().await? else {
+        return Ok(());
+    };
+    let mut good = w.fixture("e2e/rm-good").await?;
+    let mut broken = w.fixture("e2e/rm-broken").await?;
+    let rm = |reference: String| {
+        ContainerSpec::new(reference).host_config(HostConfig {
+            network_mode: Some("none".into()),
+            auto_remove: Some(true),
+            ..HostConfig::default()
+        })
+    };
+    let fine = w.run("fine", rm(good.reference())).await?;
+    let fragile = w.run("fragile", rm(broken.reference())).await?;
+    good.publish_next_version().await?;
+    broken
+        .publish_next_with(FixtureSpec::default().line(r#"ENTRYPOINT ["/missing-entrypoint"]"#))
+        .await?;
+
+    let report = w
+        .updater(Params::default())
+        .await?
+        .update(&w.filter())
+        .await?;
+
+    assert_eq!(entry(&report, &fine).state(), State::Updated, "{report:#?}");
+    let (_, running, image) = w.state(&fine).await?;
+    assert!(running);
+    assert_eq!(image, good.image_id());
+    let f = entry(&report, &fragile);
+    assert_eq!(f.failed_step(), Some(FailedStep::Start), "{f:?}");
+    assert!(f.restored(), "{f:?}");
+    let (_, running, image) = w.state(&fragile).await?;
+    assert!(running, "made again from its old image and running");
+    assert_eq!(image, broken.image_id_of(1).unwrap());
+    let mut expected = vec![fine, fragile];
+    expected.sort();
+    assert_eq!(w.container_names().await?, expected);
+    Ok(())
+}
