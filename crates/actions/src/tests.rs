@@ -1109,6 +1109,28 @@ async fn watchtower_updates_itself_by_renaming_aside_never_stopping() {
 }
 
 #[tokio::test]
+async fn no_restart_never_touches_watchtower_itself() {
+    let (e, r) = (FakeEngine::new(), FakeRegistry::new());
+    stale_image(&e, &r, "wt:latest");
+    let me = e.run_with(
+        "watchtower",
+        "wt:latest",
+        labelled(&[(label::WATCHTOWER, "true")]),
+    );
+    let mut params = Params::default();
+    params.no_restart = true;
+    let u = updater(e, r, params);
+    let report = u.update(&Filter::all()).await.unwrap();
+    assert_eq!(entry(&report, "watchtower").state(), State::Skipped);
+    assert!(
+        u.client()
+            .calls_of(&["stop", "rename", "create", "remove"])
+            .is_empty()
+    );
+    assert_eq!(u.client().container("watchtower").unwrap().id, me.id);
+}
+
+#[tokio::test]
 async fn a_failed_self_update_renames_watchtower_back() {
     let (e, r) = (FakeEngine::new(), FakeRegistry::new());
     stale_image(&e, &r, "wt:latest");

@@ -139,6 +139,11 @@ impl<C: ContainerClient + ?Sized> Protocol<'_, C> {
                 restored: false,
             });
         }
+        if job.self_update && self.params.no_restart {
+            return StopPhase::Done(Outcome::Skipped(
+                "watchtower's own container is not replaced with --no-restart".to_owned(),
+            ));
+        }
         if job.self_update {
             debug!(container = %c.name, "watchtower's own container: not stopped");
             return StopPhase::Stopped(Box::new(Stopped {
