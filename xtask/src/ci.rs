@@ -15,6 +15,9 @@ pub(crate) fn run() -> Result<()> {
     // CI must not pass because the Docker-backed tests quietly skipped. A developer who
     // wants the skip can run `cargo test` directly, or set WATCHTOWER_E2E=optional.
     let e2e = std::env::var(E2E_VAR).unwrap_or_else(|_| "required".to_owned());
+    // Everything the tests create is tagged with this session, so that the leftover check
+    // afterwards looks at this run only, even when other test runs share the engine.
+    let session = format!("xtask-ci-{}", std::process::id());
 
     step("format", cargo(&["fmt", "--all", "--", "--check"]))?;
     step(
@@ -44,16 +47,18 @@ pub(crate) fn run() -> Result<()> {
     } else {
         cargo(&["test", "--workspace", "--locked", "--no-fail-fast"])
     };
-    tests.env(E2E_VAR, &e2e);
+    tests.env(E2E_VAR, &e2e).env(engine::SESSION_ENV, &session);
     step("tests", tests)?;
     if deps::has_nextest() {
         // nextest does not run doctests.
         let mut doctests = cargo(&["test", "--workspace", "--locked", "--doc"]);
-        doctests.env(E2E_VAR, &e2e);
+        doctests
+            .env(E2E_VAR, &e2e)
+            .env(engine::SESSION_ENV, &session);
         step("doctests", doctests)?;
     }
 
-    step("leftovers", LeftoverCheck)?;
+    step("leftovers", LeftoverCheck { session })?;
     step(
         "cargo-deny",
         cargo(&["deny", "--locked", "check", "bans", "licenses", "sources"]),
@@ -85,20 +90,72 @@ impl Step for Command {
     }
 }
 
-/// After the tests, nothing the testkit created may be left behind.
-struct LeftoverCheck;
+/// After the tests, nothing they created may be left behind: no Docker object of this session,
+/// no process that inherited the session variable (registries, SMTP servers, the binary), no
+/// registry storage folder of a test process that has ended.
+struct LeftoverCheck {
+    session: String,
+}
 
 impl Step for LeftoverCheck {
     fn execute(self) -> Result<()> {
-        let leftovers = engine::testkit_leftovers()?;
+        let mut leftovers = engine::testkit_leftovers(&self.session)?;
+        leftovers.extend(leftover_processes(&self.session));
+        leftovers.extend(leftover_registry_dirs());
         if !leftovers.is_empty() {
             bail!(
-                "the test suite left Docker objects behind:\n  {}",
+                "the test suite left things behind:\n  {}",
                 leftovers.join("\n  ")
             );
         }
         Ok(())
     }
+}
+
+/// Live processes whose environment carries this session (they were started by the tests).
+fn leftover_processes(session: &str) -> Vec<String> {
+    let marker = format!("{}={session}", engine::SESSION_ENV);
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|entry| entry.file_name().to_string_lossy().parse::<u32>().is_ok())
+        .filter_map(|entry| {
+            let environ = std::fs::read(entry.path().join("environ")).ok()?;
+            let ours = environ
+                .split(|&b| b == 0)
+                .any(|var| var == marker.as_bytes());
+            ours.then(|| {
+                let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+                let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+                format!(
+                    "process {}: {}",
+                    entry.file_name().to_string_lossy(),
+                    cmdline.trim()
+                )
+            })
+        })
+        .collect()
+}
+
+/// Registry storage folders (`<tmp>/watchtower-testkit-registry-<pid>-*`) whose test process
+/// has ended.
+fn leftover_registry_dirs() -> Vec<String> {
+    const PREFIX: &str = "watchtower-testkit-registry-";
+    let tmp = std::env::temp_dir();
+    let Ok(entries) = std::fs::read_dir(&tmp) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let pid = name.strip_prefix(PREFIX)?.split('-').next()?.to_owned();
+            let alive = std::path::Path::new("/proc").join(&pid).exists();
+            (!alive).then(|| format!("folder {}", entry.path().display()))
+        })
+        .collect()
 }
 
 fn step(name: &str, what: impl Step) -> Result<()> {

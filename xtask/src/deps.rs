@@ -145,8 +145,10 @@ fn start_dockerd() -> Result<()> {
     )
 }
 
-/// The notification tests start a real SMTP server: aiosmtpd, installed with pip when
-/// `python3 -c "import aiosmtpd"` fails (python3 itself comes from the machine image).
+/// The notification tests start a real SMTP server: aiosmtpd for the `python3` on PATH.
+/// A pyenv or virtualenv python takes it from the Python package index; a Debian system
+/// python refuses pip (PEP 668, "externally managed"), so there it comes from Debian's
+/// `python3-aiosmtpd`.
 fn ensure_aiosmtpd() -> Result<()> {
     let importable = || {
         Command::new("python3")
@@ -159,13 +161,19 @@ fn ensure_aiosmtpd() -> Result<()> {
     if importable() {
         return Ok(());
     }
-    eprintln!("xtask: installing aiosmtpd from PyPI (first run only)");
-    let status = Command::new("python3")
+    eprintln!("xtask: installing aiosmtpd for python3 (first run only)");
+    let pip = Command::new("python3")
         .args(["-m", "pip", "install", "--quiet", "aiosmtpd"])
         .status()
         .context("could not run python3 -m pip")?;
-    if !status.success() || !importable() {
-        bail!("pip install aiosmtpd failed with {status}");
+    if !pip.success() || !importable() {
+        eprintln!(
+            "xtask: pip could not install aiosmtpd ({pip}); trying Debian's python3-aiosmtpd"
+        );
+        apt_install(&["python3-aiosmtpd"])?;
+    }
+    if !importable() {
+        bail!("aiosmtpd is still not importable by python3 after pip and apt");
     }
     Ok(())
 }

@@ -8,8 +8,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
 
-/// The label every object made by watchtower-testkit carries.
-pub(crate) const TESTKIT_LABEL: &str = "watchtower.testkit.run";
+/// The label `watchtower-testkit` puts on every object when `SESSION_ENV` is set.
+pub(crate) const SESSION_LABEL: &str = "watchtower.testkit.session";
+/// The environment variable naming the test session, read by `watchtower-testkit`.
+pub(crate) const SESSION_ENV: &str = "WATCHTOWER_TESTKIT_SESSION";
 
 enum Endpoint {
     Unix(String),
@@ -66,9 +68,9 @@ pub(crate) fn answers() -> bool {
     matches!(get("/_ping"), Ok((200, _)))
 }
 
-/// Containers, networks, volumes and images that carry the testkit label.
-pub(crate) fn testkit_leftovers() -> Result<Vec<String>> {
-    let filter = format!("%7B%22label%22%3A%5B%22{TESTKIT_LABEL}%22%5D%7D");
+/// Containers, networks, volumes and images labelled with this test session.
+pub(crate) fn testkit_leftovers(session: &str) -> Result<Vec<String>> {
+    let filter = percent_encode(&format!(r#"{{"label":["{SESSION_LABEL}={session}"]}}"#));
     let mut found = Vec::new();
     for (kind, path, name_of) in [
         (
@@ -99,4 +101,18 @@ pub(crate) fn testkit_leftovers() -> Result<Vec<String>> {
         }
     }
     Ok(found)
+}
+
+/// Percent-encodes everything but unreserved characters (RFC 3986).
+fn percent_encode(text: &str) -> String {
+    use std::fmt::Write as _;
+    let mut out = String::with_capacity(text.len() * 3);
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+    out
 }

@@ -26,6 +26,11 @@ pub const PID_LABEL: &str = "watchtower.testkit.pid";
 /// judged dead by a process that sees the same namespace, so tests running in a container that
 /// shares the engine never sweep a live run of the host (or the other way round).
 pub const PID_NAMESPACE_LABEL: &str = "watchtower.testkit.pidns";
+/// Label carrying the value of [`SESSION_ENV`] when it is set: `cargo xtask ci` sets it so that
+/// its leftover check after the tests looks only at what this CI run created.
+pub const SESSION_LABEL: &str = "watchtower.testkit.session";
+/// Environment variable naming the test session (set by `cargo xtask ci`).
+pub const SESSION_ENV: &str = "WATCHTOWER_TESTKIT_SESSION";
 
 /// How long connecting to the engine may take before the test is skipped (or fails).
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -100,16 +105,20 @@ impl Engine {
         &self.api_version
     }
 
-    /// The labels every object of this run carries: [`RUN_LABEL`], [`PID_LABEL`] and
-    /// [`PID_NAMESPACE_LABEL`].
+    /// The labels every object of this run carries: [`RUN_LABEL`], [`PID_LABEL`],
+    /// [`PID_NAMESPACE_LABEL`], and [`SESSION_LABEL`] when [`SESSION_ENV`] is set.
     ///
     /// Add them to objects created outside the helpers so that they are cleaned up too.
     pub fn labels(&self) -> HashMap<String, String> {
-        HashMap::from([
+        let mut labels = HashMap::from([
             (RUN_LABEL.to_owned(), self.run_id.clone()),
             (PID_LABEL.to_owned(), std::process::id().to_string()),
             (PID_NAMESPACE_LABEL.to_owned(), pid_namespace()),
-        ])
+        ]);
+        if let Ok(session) = std::env::var(SESSION_ENV) {
+            labels.insert(SESSION_LABEL.to_owned(), session);
+        }
+        labels
     }
 
     /// A name unique to this run: `<prefix>-<run id>`, for containers, networks and volumes, so

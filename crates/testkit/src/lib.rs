@@ -101,7 +101,9 @@ mod registry;
 pub mod tls;
 mod token;
 
-pub use engine::{ContainerSpec, Engine, PID_LABEL, PID_NAMESPACE_LABEL, RUN_LABEL};
+pub use engine::{
+    ContainerSpec, Engine, PID_LABEL, PID_NAMESPACE_LABEL, RUN_LABEL, SESSION_ENV, SESSION_LABEL,
+};
 pub use fixture::{DEFAULT_CMD, FixtureImage, FixtureSpec, VERSION_LABEL};
 pub use registry::{AccessLogEntry, Auth, REGISTRY_USER, Registry, RegistryMode, RegistryOptions};
 pub use token::{TokenRequest, TokenServer};
