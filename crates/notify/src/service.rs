@@ -64,13 +64,44 @@ pub(crate) enum Success {
 }
 
 /// One HTTP request to make.
-#[derive(Debug, Clone)]
+///
+/// Its URL may hold a token (Telegram's bot token, Discord's and Slack's webhook paths,
+/// Gotify's `?token=`), its headers credentials (`Authorization`, `@header` values) and its
+/// body too (Pushover's form): `Debug` shows the method, the URL redacted to scheme and host,
+/// the header names with only harmless values, and the body's length.
+#[derive(Clone)]
 pub(crate) struct HttpRequest {
     pub(crate) method: http::Method,
     pub(crate) url: String,
     pub(crate) headers: Vec<(String, String)>,
     pub(crate) body: Vec<u8>,
     pub(crate) success: Success,
+}
+
+/// Headers whose values `Debug` may show; every other value is `REDACTED`.
+const SHOWN_HEADERS: &[&str] = &["accept", "content-type", "priority", "user-agent"];
+
+impl std::fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(name, value)| {
+                let shown = SHOWN_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name));
+                (
+                    name.as_str(),
+                    if shown { value.as_str() } else { "REDACTED" },
+                )
+            })
+            .collect();
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field("url", &redact_request_url(&self.url))
+            .field("headers", &headers)
+            .field("body_bytes", &self.body.len())
+            .field("success", &self.success)
+            .finish()
+    }
 }
 
 /// One mail to send.
@@ -81,7 +112,8 @@ pub(crate) struct Mail {
     pub(crate) body: String,
 }
 
-/// What sending one message to one service takes.
+/// What sending one message to one service takes. `Debug` shows no secret (see
+/// [`HttpRequest`]); mails and log lines hold only the message, never credentials.
 #[derive(Debug, Clone)]
 pub(crate) enum Delivery {
     Http(HttpRequest),
@@ -284,6 +316,22 @@ pub(crate) fn redact(raw: &str) -> String {
         },
         _ => format!("{scheme}://REDACTED"),
     }
+}
+
+/// A request URL with everything that may be secret taken out: scheme, host and port stay,
+/// a path or query becomes `/REDACTED` (webhook tokens live there).
+pub(crate) fn redact_request_url(raw: &str) -> String {
+    let Ok(url) = Url::parse(raw) else {
+        return "REDACTED".to_owned();
+    };
+    let mut out = format!("{}://{}", url.scheme(), url.host_str().unwrap_or(""));
+    if let Some(port) = url.port() {
+        let _ = write!(out, ":{port}");
+    }
+    if url.path() != "/" || url.query().is_some() {
+        out.push_str("/REDACTED");
+    }
+    out
 }
 
 fn percent_decode(s: &str) -> String {

@@ -288,3 +288,103 @@ fn header_names_like_shoutrrr() {
     assert_eq!(header_name("x-custom"), "X-Custom");
     assert_eq!(header_name("Authorization"), "Authorization");
 }
+
+#[test]
+fn debug_of_requests_and_deliveries_shows_no_secret() {
+    let slack_bot = format!("{SLACK_A}-{SLACK_B}-{SLACK_C}");
+    let cases: &[(String, &[&str])] = &[
+        (
+            format!("slack://xoxb:{slack_bot}@C0CHANNEL"),
+            &[SLACK_A, SLACK_B, SLACK_C],
+        ),
+        (
+            format!("slack://hook:{slack_bot}@webhook"),
+            &[SLACK_A, SLACK_B, SLACK_C],
+        ),
+        (
+            "discord://DiscordTokenSecret42@424242".to_owned(),
+            &["DiscordTokenSecret42"],
+        ),
+        (
+            "telegram://123456:TelegramBotSecret@telegram?chats=42".to_owned(),
+            &["TelegramBotSecret", "123456:"],
+        ),
+        (
+            "gotify://gotify.example/AzyoeNS.D4iJLVa".to_owned(),
+            &["AzyoeNS.D4iJLVa"],
+        ),
+        (
+            "generic://hookuser:HookPassSecret@hooks.example/path/PathSecret?token=QuerySecret&@xApiKey=HeaderSecret"
+                .to_owned(),
+            &["HookPassSecret", "PathSecret", "QuerySecret", "HeaderSecret", "hookuser"],
+        ),
+        (
+            "ntfy://ntfyuser:NtfyPassSecret@ntfy.example/TopicSecret".to_owned(),
+            &["NtfyPassSecret", "TopicSecret"],
+        ),
+        (
+            "pushover://shoutrrr:PushoverTokenSecret@userkey/".to_owned(),
+            &["PushoverTokenSecret"],
+        ),
+    ];
+    for (raw, secrets) in cases {
+        let service = parse(raw);
+        let deliveries = service
+            .deliveries("the message", "the title", &Endpoints::default())
+            .unwrap();
+        assert!(!deliveries.is_empty(), "{raw}");
+        for delivery in &deliveries {
+            let Delivery::Http(request) = delivery else {
+                panic!("{raw}: not an HTTP delivery");
+            };
+            // The request does carry the secrets (so the check below can fail) ...
+            let raw_request = format!(
+                "{} {:?} {}",
+                request.url,
+                request.headers,
+                String::from_utf8_lossy(&request.body)
+            );
+            let carried = secrets.iter().filter(|s| raw_request.contains(*s)).count();
+            assert!(
+                carried > 0,
+                "{raw}: the request carries none of {secrets:?}"
+            );
+            // ... but its Debug output, alone and inside the Delivery, shows none of them.
+            for text in [
+                format!("{request:?}"),
+                format!("{delivery:?}"),
+                format!("{request:#?}"),
+            ] {
+                for secret in *secrets {
+                    assert!(!text.contains(secret), "{raw}: {secret} in {text}");
+                }
+                assert!(
+                    !text.contains("Basic ") && !text.contains("Bearer "),
+                    "{raw}: {text}"
+                );
+                assert!(text.contains("POST"), "{raw}: the method is shown: {text}");
+                assert!(
+                    text.contains("https://"),
+                    "{raw}: the scheme is shown: {text}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn request_urls_are_redacted_to_scheme_and_host() {
+    assert_eq!(
+        redact_request_url("https://api.telegram.org/bot123:SECRET/sendMessage"),
+        "https://api.telegram.org/REDACTED"
+    );
+    assert_eq!(
+        redact_request_url("http://u:p@127.0.0.1:8080/?token=x"),
+        "http://127.0.0.1:8080/REDACTED"
+    );
+    assert_eq!(
+        redact_request_url("https://example.com/"),
+        "https://example.com"
+    );
+    assert_eq!(redact_request_url("not a url SECRET"), "REDACTED");
+}
