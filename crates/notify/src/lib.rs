@@ -16,8 +16,9 @@
 //!   and [`Notifier::send`] they are queued and sent as one message with the report; outside a
 //!   session each event is sent on its own. A message that renders empty is not sent.
 //! - **Delivery never blocks an update**: rendering happens in the caller, sending in a
-//!   background task with a per-request timeout and bounded retries (429 and 5xx, with
-//!   backoff); failures are logged without URLs or tokens.
+//!   background task with a connect timeout (TCP and TLS handshake), a per-request timeout
+//!   and bounded retries (429, 5xx and unreachable servers, with backoff); failures are
+//!   logged without URLs or tokens, and no type here shows a secret in its `Debug` output.
 //!
 //! ```
 //! use watchtower_notify::{Notifier, NotifierConfig};
@@ -46,8 +47,10 @@
 //!
 //! # Dependencies
 //!
-//! This crate depends on `watchtower-session-report` for the report, on hyper/rustls (ring)
-//! for HTTPS and on lettre for SMTP. It knows nothing of Docker or of the update engine.
+//! This crate depends on `watchtower-session-report` for the report, on
+//! `watchtower-tls-config` for the verified rustls configuration (webpki roots plus
+//! [`NotifierBuilder::extra_root_certificates`], *ring* provider) that hyper uses for HTTPS,
+//! and on lettre for SMTP. It knows nothing of Docker or of the update engine.
 
 #![warn(missing_docs)]
 

@@ -59,8 +59,12 @@ pub struct NotifierConfig {
     pub skip_title: bool,
     /// `--notification-log-stdout`: `logger://` prints to standard output.
     pub log_stdout: bool,
-    /// Time limit of one request to a service (default 10 s).
+    /// Time limit of one request to a service, connecting included (default 10 s).
     pub request_timeout: Duration,
+    /// Time limit of connecting to a service: the TCP connection and the TLS handshake
+    /// (default 5 s). A connection that is not made in time counts as "cannot be reached"
+    /// and is retried like one.
+    pub connect_timeout: Duration,
     /// Attempts per request when a service answers 429/5xx or cannot be reached (default 3).
     pub max_attempts: u32,
     /// First wait between attempts, doubled each time (default 1 s; `Retry-After` wins).
@@ -82,6 +86,7 @@ impl Default for NotifierConfig {
             skip_title: false,
             log_stdout: false,
             request_timeout: Duration::from_secs(10),
+            connect_timeout: Duration::from_secs(5),
             max_attempts: 3,
             retry_backoff: Duration::from_secs(1),
         }
@@ -104,6 +109,10 @@ impl fmt::Debug for NotifierConfig {
             .field("title_tag", &self.title_tag)
             .field("skip_title", &self.skip_title)
             .field("log_stdout", &self.log_stdout)
+            .field("request_timeout", &self.request_timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("max_attempts", &self.max_attempts)
+            .field("retry_backoff", &self.retry_backoff)
             .finish_non_exhaustive()
     }
 }
@@ -229,6 +238,7 @@ impl NotifierBuilder {
         let transport = Transport::new(
             Policy {
                 timeout: config.request_timeout,
+                connect_timeout: config.connect_timeout,
                 attempts: config.max_attempts.max(1),
                 backoff: config.retry_backoff,
             },

@@ -1,8 +1,15 @@
-//! Sends deliveries: HTTP(S) with a per-request timeout and bounded retries, SMTP through
-//! lettre, and the `logger://` output. Errors never contain URLs or credentials.
+//! Sends deliveries: HTTP(S) with a connect timeout, a per-request timeout and bounded
+//! retries, SMTP through lettre, and the `logger://` output. Errors never contain URLs or
+//! credentials.
+//!
+//! HTTPS is verified with the rustls configuration of `watchtower-tls-config` (webpki roots
+//! plus the extra roots the builder was given, *ring* provider), the same as registry traffic.
 
+use std::future::Future;
 use std::io::Write;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -16,8 +23,7 @@ use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
-use rustls_pki_types::CertificateDer;
-use rustls_pki_types::pem::PemObject;
+use watchtower_tls_config::{CaBundle, ClientConfig, TlsSettings};
 
 use crate::Error;
 use crate::service::{Delivery, HttpRequest, Mail, SmtpAuth, SmtpConfig, SmtpEncryption, Success};
@@ -26,6 +32,8 @@ use crate::service::{Delivery, HttpRequest, Mail, SmtpAuth, SmtpConfig, SmtpEncr
 const MAX_ANSWER: usize = 64 * 1024;
 /// The longest `Retry-After` honoured.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+/// How the extra roots are named in the TLS configuration's errors.
+const EXTRA_ROOTS_NAME: &str = "extra root certificates";
 
 /// Where `logger://` writes.
 #[derive(Clone)]
@@ -39,12 +47,56 @@ pub(crate) enum LogSink {
 /// Retry and timeout policy.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Policy {
+    /// One request, connecting included.
     pub(crate) timeout: Duration,
+    /// Connecting: the TCP connection and the TLS handshake.
+    pub(crate) connect_timeout: Duration,
     pub(crate) attempts: u32,
     pub(crate) backoff: Duration,
 }
 
-type HttpClient = Client<hyper_rustls::HttpsConnector<HttpConnector>, Full<Bytes>>;
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A connector whose connections must be established (TCP and TLS) within a time limit: a
+/// server that takes the connection but never speaks TLS costs the limit, not the request
+/// timeout.
+#[derive(Clone)]
+struct TimedConnect<C> {
+    inner: C,
+    limit: Duration,
+}
+
+impl<C> tower::Service<http::Uri> for TimedConnect<C>
+where
+    C: tower::Service<http::Uri>,
+    C::Error: Into<BoxError>,
+    C::Future: Send + 'static,
+    C::Response: Send + 'static,
+{
+    type Response = C::Response;
+    type Error = BoxError;
+    type Future = Pin<Box<dyn Future<Output = Result<C::Response, BoxError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
+        self.inner.poll_ready(cx).map_err(Into::into)
+    }
+
+    fn call(&mut self, uri: http::Uri) -> Self::Future {
+        let connecting = self.inner.call(uri);
+        let limit = self.limit;
+        Box::pin(async move {
+            match tokio::time::timeout(limit, connecting).await {
+                Ok(result) => result.map_err(Into::into),
+                Err(_) => Err(Box::new(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!("no connection (TCP and TLS handshake) within {limit:?}"),
+                )) as BoxError),
+            }
+        })
+    }
+}
+
+type HttpClient = Client<TimedConnect<hyper_rustls::HttpsConnector<HttpConnector>>, Full<Bytes>>;
 
 pub(crate) struct Transport {
     http: HttpClient,
@@ -53,27 +105,39 @@ pub(crate) struct Transport {
     log: LogSink,
 }
 
-fn root_store(extra_pem: &[u8]) -> Result<rustls::RootCertStore, Error> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
-    if !extra_pem.is_empty() {
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(extra_pem)
-            .collect::<Result<_, _>>()
-            .map_err(|e| Error::InvalidRoots {
-                reason: e.to_string(),
-            })?;
-        if certs.is_empty() {
-            return Err(Error::InvalidRoots {
-                reason: "no certificate found in the PEM data".to_owned(),
-            });
+/// The rustls configuration for HTTPS services: `watchtower-tls-config`'s verified settings
+/// with `extra_pem` (when not empty) as additional trust anchors.
+fn tls_config(extra_pem: &[u8]) -> Result<ClientConfig, Error> {
+    let bundle = if extra_pem.is_empty() {
+        None
+    } else {
+        Some(CaBundle::from_pem(EXTRA_ROOTS_NAME, extra_pem).map_err(|e| roots_error(&e))?)
+    };
+    let shared = TlsSettings::verified(bundle)
+        .client_config()
+        .map_err(|e| roots_error(&e))?;
+    let mut config = (*shared).clone();
+    // hyper-rustls sets ALPN itself, for the HTTP versions it enables, and insists on an
+    // empty list.
+    config.alpn_protocols.clear();
+    Ok(config)
+}
+
+/// The TLS configuration's error, without its "registry CA bundle" wording.
+fn roots_error(e: &watchtower_tls_config::Error) -> Error {
+    use watchtower_tls_config::Error as Tls;
+    let reason = match e {
+        Tls::NoCertificate { .. } => "no PEM certificate found".to_owned(),
+        Tls::Pem { reason, .. } => format!("invalid PEM: {reason}"),
+        Tls::InvalidCertificate { index, reason, .. } => {
+            format!("certificate #{index} is not a valid X.509 certificate: {reason}")
         }
-        for cert in certs {
-            roots.add(cert).map_err(|e| Error::InvalidRoots {
-                reason: e.to_string(),
-            })?;
+        Tls::NotATrustAnchor { index, reason, .. } => {
+            format!("certificate #{index} cannot be used as a trust anchor: {reason}")
         }
-    }
-    Ok(roots)
+        other => other.to_string(),
+    };
+    Error::InvalidRoots { reason }
 }
 
 impl Transport {
@@ -82,19 +146,19 @@ impl Transport {
         log: LogSink,
         extra_roots_pem: Vec<u8>,
     ) -> Result<Self, Error> {
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map_err(|e| Error::InvalidRoots {
-                reason: e.to_string(),
-            })?
-            .with_root_certificates(root_store(&extra_roots_pem)?)
-            .with_no_client_auth();
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
+        let mut tcp = HttpConnector::new();
+        tcp.enforce_http(false);
+        tcp.set_nodelay(true);
+        tcp.set_connect_timeout(Some(policy.connect_timeout));
+        let https = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls_config(&extra_roots_pem)?)
             .https_or_http()
             .enable_http1()
-            .build();
+            .wrap_connector(tcp);
+        let connector = TimedConnect {
+            inner: https,
+            limit: policy.connect_timeout,
+        };
         let http = Client::builder(TokioExecutor::new()).build(connector);
         Ok(Self {
             http,
