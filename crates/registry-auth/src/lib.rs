@@ -2,7 +2,9 @@
 //! `WWW-Authenticate` challenges, bearer tokens and their cache.
 //!
 //! * [`ImageReference`]: references parsed and normalised like Docker (`nginx` is
-//!   `docker.io/library/nginx:latest`; API calls for Docker Hub go to `index.docker.io`).
+//!   `docker.io/library/nginx:latest`; API calls for Docker Hub go to `index.docker.io`);
+//!   [`ImageSelector`]: a repository with an optional tag, matched against references (the
+//!   HTTP API's `?image=` and the update engine's image filter use it).
 //! * [`CredentialStore`]: `REPO_USER`/`REPO_PASS`, else `$DOCKER_CONFIG/config.json` with its
 //!   per-registry `credHelpers`, `credsStore` and `auths`. [`Credential`] and [`Secret`] never
 //!   show a secret in `Debug` output.
@@ -48,6 +50,7 @@ pub use credentials::{Credential, CredentialOptions, CredentialStore, Secret};
 pub use error::{Error, TransportErrorKind};
 pub use http::{HttpClient, HttpOptions, HttpResponse, HttpStats, RequestCount, RequestKind};
 pub use reference::{
-    DOCKER_HUB_API_HOST, DOCKER_HUB_CONFIG_KEY, DOCKER_HUB_DOMAIN, ImageReference,
+    DOCKER_HUB_API_HOST, DOCKER_HUB_CONFIG_KEY, DOCKER_HUB_DOMAIN, ImageReference, ImageSelector,
+    is_image_id,
 };
 pub use token::{DEFAULT_EXPIRES_IN, Token, TokenGrant, fetch_token, parse_token_response};

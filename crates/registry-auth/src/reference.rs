@@ -1,6 +1,12 @@
-//! Image references, parsed and normalised the way Docker does it.
+//! Image references, parsed and normalised the way Docker does it, and image selectors
+//! (repository with an optional tag) matched against them.
+//!
+//! This is the one place in the workspace that parses image references. The only other
+//! reference handling is `watchtower-container-client`'s split of `name[:tag]` for the
+//! engine's pull call, which stays there because that crate depends on no other.
 
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::str::FromStr;
 
 use oci_spec::distribution::{ParseError, Reference};
@@ -20,9 +26,42 @@ pub const DOCKER_HUB_CONFIG_KEY: &str = "https://index.docker.io/v1/";
 /// Parsing is done by [`oci_spec::distribution::Reference`] (a port of Docker's
 /// `distribution/reference`); this type adds the checks Docker makes on top (image IDs are not
 /// references, repository names and digests are lower-case) and the names this project needs.
-#[derive(Clone, PartialEq, Eq, Hash)]
+///
+/// Two references are equal when they name the same thing: `nginx` equals
+/// `docker.io/library/nginx:latest` (whether the tag was written is remembered, see
+/// [`ImageReference::explicit_tag`], but not compared).
+#[derive(Clone)]
 pub struct ImageReference {
     inner: Reference,
+    tag_written: bool,
+}
+
+impl PartialEq for ImageReference {
+    fn eq(&self, other: &Self) -> bool {
+        self.inner == other.inner
+    }
+}
+
+impl Eq for ImageReference {}
+
+impl Hash for ImageReference {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.inner.hash(state);
+    }
+}
+
+/// Whether `input` is an image ID rather than a reference: `sha256:<hex>`, or the 64
+/// hexadecimal digits of one (both are what `Config.Image` holds for a container created
+/// from an image ID).
+///
+/// ```
+/// use watchtower_registry_auth::is_image_id;
+/// assert!(is_image_id("sha256:0123"));
+/// assert!(!is_image_id("nginx:1.27"));
+/// ```
+pub fn is_image_id(input: &str) -> bool {
+    input.starts_with("sha256:")
+        || (input.len() == 64 && input.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 impl ImageReference {
@@ -33,9 +72,7 @@ impl ImageReference {
             reference: input.to_owned(),
             reason: reason.to_owned(),
         };
-        if input.starts_with("sha256:")
-            || (input.len() == 64 && input.bytes().all(|b| b.is_ascii_hexdigit()))
-        {
+        if is_image_id(input) {
             return Err(invalid(
                 "this is an image ID, not a reference to a repository",
             ));
@@ -58,7 +95,10 @@ impl ImageReference {
                 return Err(invalid("digest must be lower-case hexadecimal"));
             }
         }
-        Ok(Self { inner })
+        // Valid by now, so a colon after the last slash of the name separates a tag.
+        let name = input.split('@').next().unwrap_or(input);
+        let tag_written = name[name.rfind('/').map_or(0, |i| i + 1)..].contains(':');
+        Ok(Self { inner, tag_written })
     }
 
     /// The registry domain as Docker names it: `docker.io` for Docker Hub, else the host and
@@ -96,6 +136,12 @@ impl ImageReference {
     /// The tag; `latest` when the reference has neither tag nor digest.
     pub fn tag(&self) -> Option<&str> {
         self.inner.tag()
+    }
+
+    /// The tag as written: `None` for `nginx` (whose [`tag`](Self::tag) is `latest` by
+    /// default) and for `nginx@sha256:…`.
+    pub fn explicit_tag(&self) -> Option<&str> {
+        self.tag().filter(|_| self.tag_written)
     }
 
     /// The digest (`sha256:…`) of a digest-pinned reference.
@@ -139,6 +185,114 @@ impl fmt::Debug for ImageReference {
 }
 
 impl FromStr for ImageReference {
+    type Err = Error;
+    fn from_str(s: &str) -> Result<Self, Error> {
+        Self::parse(s)
+    }
+}
+
+/// Selects images by repository and, optionally, tag: what `?image=` of the HTTP API and
+/// `watchtower_actions::Filter::images` take.
+///
+/// Both sides are normalised as Docker names images, so `nginx`, `library/nginx` and
+/// `docker.io/library/nginx` select the same repository, and a registry with a port
+/// (`127.0.0.1:5000/team/app`) is part of the name. A selector without a tag selects every
+/// tag; one with a tag (`app:2`) only that tag (a reference without a tag is `latest`).
+/// Digests are refused: a container pinned to a digest is never updated, so selecting by one
+/// would select nothing.
+///
+/// ```
+/// use watchtower_registry_auth::ImageSelector;
+///
+/// let nginx = ImageSelector::parse("library/nginx")?;
+/// assert!(nginx.matches_str("nginx:1.27"));
+/// assert!(nginx.matches_str("docker.io/library/nginx"));
+/// assert!(!nginx.matches_str("someone/nginx"));
+///
+/// let pinned = ImageSelector::parse("127.0.0.1:5000/app:2")?;
+/// assert!(pinned.matches_str("127.0.0.1:5000/app:2"));
+/// assert!(!pinned.matches_str("127.0.0.1:5000/app"));
+/// assert!(ImageSelector::parse("app@sha256:0123").is_err());
+/// # Ok::<(), watchtower_registry_auth::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct ImageSelector {
+    original: String,
+    /// `<registry>/<repository>`, normalised.
+    name: String,
+    tag: Option<String>,
+}
+
+impl ImageSelector {
+    /// Parses `repo`, `repo:tag`, `host[:port]/repo[:tag]`; an [`Error::InvalidReference`]
+    /// naming the selector otherwise.
+    pub fn parse(selector: &str) -> Result<Self, Error> {
+        if selector.contains('@') {
+            return Err(Error::InvalidReference {
+                reference: selector.to_owned(),
+                reason: "select images by repository and tag, not by digest".to_owned(),
+            });
+        }
+        let reference = ImageReference::parse(selector)?;
+        Ok(Self {
+            original: selector.to_owned(),
+            name: reference.name(),
+            tag: reference.explicit_tag().map(str::to_owned),
+        })
+    }
+
+    /// Whether `reference` is selected: same repository and, when the selector names a tag,
+    /// the same tag.
+    pub fn matches(&self, reference: &ImageReference) -> bool {
+        reference.name() == self.name
+            && self
+                .tag
+                .as_deref()
+                .is_none_or(|wanted| reference.tag() == Some(wanted))
+    }
+
+    /// [`matches`](Self::matches) for a reference as text (a container's `Config.Image`);
+    /// a reference that does not parse (an image ID) is never selected.
+    pub fn matches_str(&self, reference: &str) -> bool {
+        ImageReference::parse(reference).is_ok_and(|r| self.matches(&r))
+    }
+
+    /// The selector as it was written.
+    pub fn as_str(&self) -> &str {
+        &self.original
+    }
+}
+
+impl PartialEq for ImageSelector {
+    /// Selectors are equal when they select the same images (`nginx` = `library/nginx`).
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name && self.tag == other.tag
+    }
+}
+
+impl Eq for ImageSelector {}
+
+impl Hash for ImageSelector {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+        self.tag.hash(state);
+    }
+}
+
+impl fmt::Display for ImageSelector {
+    /// The selector as it was written.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.original)
+    }
+}
+
+impl fmt::Debug for ImageSelector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ImageSelector({})", self.original)
+    }
+}
+
+impl FromStr for ImageSelector {
     type Err = Error;
     fn from_str(s: &str) -> Result<Self, Error> {
         Self::parse(s)
@@ -253,6 +407,93 @@ mod tests {
         }
     }
 
+    #[test]
+    fn explicit_tags_are_remembered_but_not_compared() {
+        let bare = ImageReference::parse("127.0.0.1:5000/app").unwrap();
+        let tagged = ImageReference::parse("127.0.0.1:5000/app:latest").unwrap();
+        assert_eq!(bare.explicit_tag(), None);
+        assert_eq!(bare.tag(), Some("latest"));
+        assert_eq!(tagged.explicit_tag(), Some("latest"));
+        assert_eq!(bare, tagged);
+        let pinned = ImageReference::parse(&format!("app@{D}")).unwrap();
+        assert_eq!(pinned.explicit_tag(), None);
+        let both = ImageReference::parse(&format!("app:1@{D}")).unwrap();
+        assert_eq!(both.explicit_tag(), Some("1"));
+        assert!(is_image_id(D));
+        assert!(is_image_id(&D[7..]));
+        assert!(!is_image_id("app"));
+    }
+
+    fn sel(s: &str) -> ImageSelector {
+        ImageSelector::parse(s).unwrap()
+    }
+
+    #[test]
+    fn selectors_with_a_registry_port() {
+        let s = sel("127.0.0.1:5000/team/app");
+        assert!(s.matches_str("127.0.0.1:5000/team/app:latest"));
+        assert!(s.matches_str("127.0.0.1:5000/team/app:1.2"));
+        assert!(s.matches_str("127.0.0.1:5000/team/app"));
+        assert!(!s.matches_str("127.0.0.1:5001/team/app:latest"));
+        assert!(!s.matches_str("127.0.0.1:5000/team/app2:latest"));
+        assert!(!s.matches_str("team/app"));
+    }
+
+    #[test]
+    fn selectors_normalise_docker_hub_names() {
+        let s = sel("nginx");
+        for same in [
+            "nginx",
+            "nginx:1.27",
+            "library/nginx:latest",
+            "docker.io/library/nginx:latest",
+            "index.docker.io/library/nginx",
+        ] {
+            assert!(s.matches_str(same), "{same}");
+        }
+        assert!(!s.matches_str("someone/nginx"));
+        assert!(sel("library/nginx").matches_str("nginx:1.27"));
+        assert!(sel("docker.io/someone/app").matches_str("someone/app:2"));
+        assert_eq!(sel("nginx"), sel("docker.io/library/nginx"));
+        assert_ne!(sel("nginx"), sel("nginx:latest"));
+    }
+
+    #[test]
+    fn a_tag_in_the_selector_must_match() {
+        let s = sel("registry.example:5000/app:2");
+        assert!(s.matches_str("registry.example:5000/app:2"));
+        assert!(!s.matches_str("registry.example:5000/app:3"));
+        assert!(!s.matches_str("registry.example:5000/app"));
+        assert!(sel("app:latest").matches_str("app"));
+        assert!(sel("app:1").matches_str(&format!("app:1@{D}")));
+        assert!(!sel("app:latest").matches_str(&format!("app@{D}")));
+        assert!(sel("app").matches_str(&format!("app@{D}")));
+    }
+
+    #[test]
+    fn image_ids_are_never_selected() {
+        assert!(!sel("app").matches_str(D));
+        assert!(!sel("app").matches_str(""));
+    }
+
+    #[test]
+    fn bad_selectors_name_the_culprit() {
+        for bad in [
+            "app@sha256:00",
+            "/app",
+            "app:",
+            "host:5000/",
+            "a b",
+            "",
+            "App",
+        ] {
+            let err = ImageSelector::parse(bad).unwrap_err().to_string();
+            assert!(err.contains(&format!("{bad:?}")), "{err}");
+        }
+        let digest = ImageSelector::parse(&format!("app@{D}")).unwrap_err();
+        assert!(digest.to_string().contains("not by digest"), "{digest}");
+    }
+
     fn component() -> impl Strategy<Value = String> {
         "[a-z0-9]{1,8}([._-][a-z0-9]{1,5})?"
     }
@@ -289,6 +530,10 @@ mod tests {
             let again = ImageReference::parse(&r.to_string()).unwrap();
             prop_assert_eq!(&r, &again);
             prop_assert_eq!(r.tag(), Some(tag.as_deref().unwrap_or("latest")));
+            prop_assert_eq!(r.explicit_tag(), tag.as_deref());
+            // A selector written like the reference selects it, and so does its normal form.
+            prop_assert!(ImageSelector::parse(&input).unwrap().matches(&r));
+            prop_assert!(ImageSelector::parse(&r.to_string()).unwrap().matches_str(&input));
             if r.is_docker_hub() {
                 prop_assert!(r.repository().contains('/'));
                 prop_assert_eq!(r.api_host(), DOCKER_HUB_API_HOST);
