@@ -335,10 +335,8 @@ impl<C: ContainerClient + 'static> SessionRunner for ActionsRunner<C> {
     async fn run(&self, scope: UpdateScope) -> Result<Report, SessionFailed> {
         let filter = match &scope {
             UpdateScope::All => self.filter.clone(),
-            UpdateScope::Images(selectors) => self
-                .filter
-                .clone()
-                .images(selectors.iter().map(|s| s.as_str().to_owned())),
+            // The API's selectors are the filter's own type: no re-parsing, one matcher.
+            UpdateScope::Images(selectors) => self.filter.clone().images(selectors.iter().cloned()),
         };
         self.notifier.start_session();
         let result = self.updater.update(&filter).await;

@@ -288,12 +288,14 @@ where
 fn log_unknowns(params: &Params, mode: Mode, queries: &[FreshnessQuery], answers: &[Freshness]) {
     for (query, answer) in queries.iter().zip(answers) {
         if let Freshness::Unknown { reason } = answer {
-            let host = image_ref::registry_host(&query.reference);
             let action = match mode {
                 Mode::Update => "falling back to a pull",
                 Mode::Check => "cannot tell whether it is fresh",
             };
-            if params.warn_on_head_failure.warns_for(host) {
+            if params
+                .warn_on_head_failure
+                .warns_for_reference(&query.reference)
+            {
                 warn!(image = %query.reference, %reason, "could not check the registry; {action}");
             } else {
                 debug!(image = %query.reference, %reason, "could not check the registry; {action}");

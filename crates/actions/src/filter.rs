@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use regex::Regex;
 use watchtower_container_client::Container;
+use watchtower_registry_auth::{ImageReference, ImageSelector};
 
 use crate::labels::{self, bool_label};
 use crate::{Error, image_ref};
@@ -20,11 +21,14 @@ use crate::{Error, image_ref};
 /// 4. **Scope** (`--scope`): the container's `…watchtower.scope` label must equal it, a
 ///    missing or empty label counting as `none`.
 /// 5. **Disabled label** (always): `…watchtower.enable=false` excludes the container.
-/// 6. **Images** (the HTTP API's `image=` query): the container's image, with or without its
-///    tag, must be one of them.
+/// 6. **Images** (the HTTP API's `image=` query): the container's image (the zodiac label or
+///    `Config.Image`) must be selected by one of the [`ImageSelector`]s, which compare
+///    normalised names (`nginx` = `library/nginx` = `docker.io/library/nginx`) and the tag
+///    only when the selector names one.
 ///
 /// ```
 /// use watchtower_actions::Filter;
+/// use watchtower_actions::reference::ImageSelector;
 ///
 /// let filter = Filter::all()
 ///     .names(["web", "db-[0-9]+"])?
@@ -36,7 +40,10 @@ use crate::{Error, image_ref};
 ///     r#"Only checking containers which name matches "web" or "db-[0-9]+", not named one of "db-2", using enable label, in scope "prod""#
 /// );
 /// assert!(Filter::all().names(["(unclosed"]).is_err());
-/// # Ok::<(), watchtower_actions::Error>(())
+///
+/// let nginx = Filter::all().images([ImageSelector::parse("library/nginx")?]);
+/// assert_eq!(nginx.describe(), r#"Only checking containers using image "library/nginx""#);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
 /// ```
 #[derive(Debug, Clone, Default)]
 pub struct Filter {
@@ -44,7 +51,7 @@ pub struct Filter {
     disabled: Vec<String>,
     label_enable: bool,
     scope: Option<String>,
-    images: Option<Vec<String>>,
+    images: Option<Vec<ImageSelector>>,
 }
 
 #[derive(Debug, Clone)]
@@ -113,15 +120,11 @@ impl Filter {
         self
     }
 
-    /// Only containers using one of these images, given with or without a tag
-    /// (`nginx`, `nginx:1.27`, `127.0.0.1:5000/app`).
+    /// Only containers using an image one of `selectors` selects (`nginx`, `nginx:1.27`,
+    /// `127.0.0.1:5000/app`; see [`ImageSelector`]).
     #[must_use]
-    pub fn images<I, S>(mut self, images: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.images = Some(images.into_iter().map(Into::into).collect());
+    pub fn images(mut self, selectors: impl IntoIterator<Item = ImageSelector>) -> Self {
+        self.images = Some(selectors.into_iter().collect());
         self
     }
 
@@ -178,12 +181,11 @@ impl Filter {
         let Some(images) = &self.images else {
             return true;
         };
-        let name = image_ref::image_name(container);
-        let repository = repository_of(&name);
-        images.iter().any(|wanted| {
-            let wanted = wanted.trim();
-            wanted == name || wanted == repository
-        })
+        // An image ID (or anything else that does not parse) is selected by nothing.
+        let Ok(reference) = ImageReference::parse(&image_ref::image_name(container)) else {
+            return false;
+        };
+        images.iter().any(|selector| selector.matches(&reference))
     }
 
     /// The sentence the start-up message uses to describe the selection, as the original
@@ -211,7 +213,7 @@ impl Filter {
             }
         }
         if let Some(images) = &self.images {
-            let names = list(&mut images.iter().map(String::as_str));
+            let names = list(&mut images.iter().map(ImageSelector::as_str));
             let _ = write!(parts, r#"using image "{names}", "#);
         }
         if parts.is_empty() {
@@ -219,16 +221,6 @@ impl Filter {
         } else {
             format!("Only checking containers {}", parts.trim_end_matches(", "))
         }
-    }
-}
-
-/// `repo:tag` / `repo@digest` -> `repo` (the port of a registry host is kept).
-fn repository_of(reference: &str) -> &str {
-    let without_digest = reference.split('@').next().unwrap_or(reference);
-    let last_slash = without_digest.rfind('/').map_or(0, |i| i + 1);
-    match without_digest[last_slash..].find(':') {
-        Some(colon) => &without_digest[..last_slash + colon],
-        None => without_digest,
     }
 }
 
@@ -332,29 +324,46 @@ mod tests {
         assert_eq!(unset.scope_value(), None);
     }
 
+    fn images(selectors: &[&str]) -> Filter {
+        Filter::all().images(selectors.iter().map(|s| ImageSelector::parse(s).unwrap()))
+    }
+
     #[test]
     fn images_match_with_or_without_tag_and_with_ports() {
         let mut c = named("a", &[]);
         c.image_reference = "127.0.0.1:5000/team/app:v2".into();
-        assert!(
-            Filter::all()
-                .images(["127.0.0.1:5000/team/app"])
-                .matches(&c)
-        );
-        assert!(
-            Filter::all()
-                .images(["127.0.0.1:5000/team/app:v2"])
-                .matches(&c)
-        );
-        assert!(
-            !Filter::all()
-                .images(["127.0.0.1:5000/team/app:v3"])
-                .matches(&c)
-        );
-        assert!(!Filter::all().images(["127.0.0.1"]).matches(&c));
+        assert!(images(&["127.0.0.1:5000/team/app"]).matches(&c));
+        assert!(images(&["127.0.0.1:5000/team/app:v2"]).matches(&c));
+        assert!(!images(&["127.0.0.1:5000/team/app:v3"]).matches(&c));
+        assert!(!images(&["127.0.0.1"]).matches(&c));
+        assert!(!images(&["team/app"]).matches(&c));
         c.image_reference = "nginx".into();
-        assert!(Filter::all().images(["nginx", "redis"]).matches(&c));
-        assert!(Filter::all().images(["nginx:latest"]).matches(&c));
+        assert!(images(&["nginx", "redis"]).matches(&c));
+        assert!(images(&["nginx:latest"]).matches(&c));
+        assert!(!images(&["nginx:1.27"]).matches(&c));
+        // An empty list selects nothing (the HTTP API never sends one).
+        assert!(!images(&[]).matches(&c));
+    }
+
+    #[test]
+    fn images_are_compared_by_normalised_name() {
+        // The audit's case: `?image=library/nginx` must select a container on `nginx:1.27`.
+        let c = named("a", &[]);
+        assert!(images(&["library/nginx"]).matches(&c));
+        assert!(images(&["docker.io/library/nginx"]).matches(&c));
+        assert!(images(&["index.docker.io/library/nginx:1.27"]).matches(&c));
+        assert!(!images(&["someone/nginx"]).matches(&c));
+        // The zodiac label's image is the one compared.
+        let mut z = named(
+            "z",
+            &[(labels::ZODIAC_ORIGINAL_IMAGE, "registry.example/app:3")],
+        );
+        z.image_reference = "sha256:0123".into();
+        assert!(images(&["registry.example/app"]).matches(&z));
+        // A container created from an image ID is selected by nothing.
+        let mut id = named("id", &[]);
+        id.image_reference = "sha256:0123".into();
+        assert!(!images(&["nginx"]).matches(&id));
     }
 
     #[test]

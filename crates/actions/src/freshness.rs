@@ -98,6 +98,15 @@ impl WarnOnHeadFailure {
             Self::Auto => matches!(host, "index.docker.io" | "ghcr.io"),
         }
     }
+
+    /// Whether a failed check of `reference` is logged at warn: [`warns_for`](Self::warns_for)
+    /// its registry host, and with `Auto` also when the reference does not parse.
+    pub fn warns_for_reference(self, reference: &str) -> bool {
+        match crate::image_ref::registry_host(reference) {
+            Some(host) => self.warns_for(&host),
+            None => self != Self::Never,
+        }
+    }
 }
 
 impl FromStr for WarnOnHeadFailure {
@@ -130,5 +139,15 @@ mod tests {
         assert!(!WarnOnHeadFailure::Auto.warns_for("127.0.0.1:5000"));
         assert!(WarnOnHeadFailure::Always.warns_for("127.0.0.1:5000"));
         assert!(!WarnOnHeadFailure::Never.warns_for("ghcr.io"));
+        let auto = WarnOnHeadFailure::Auto;
+        assert!(auto.warns_for_reference("nginx:latest"));
+        assert!(auto.warns_for_reference("docker.io/team/app"));
+        assert!(!auto.warns_for_reference("127.0.0.1:5000/app:1"));
+        assert!(
+            auto.warns_for_reference("127.0.0.1:5000/Team/App:1"),
+            "does not parse"
+        );
+        assert!(!WarnOnHeadFailure::Never.warns_for_reference("Bad Ref"));
+        assert!(WarnOnHeadFailure::Always.warns_for_reference("127.0.0.1:5000/app"));
     }
 }

@@ -125,10 +125,12 @@ pub mod label {
     };
 }
 
-/// Facts about image references used before asking a registry.
+/// Facts about image references used before asking a registry, and the selectors of
+/// [`Filter::images`](crate::Filter::images). References are parsed by
+/// `watchtower_registry_auth::ImageReference`.
 pub mod reference {
     pub use crate::image_ref::{
-        image_name, is_digest_pinned, is_image_id, registry_host, with_default_tag,
+        ImageSelector, image_name, is_digest_pinned, is_image_id, registry_host, with_default_tag,
     };
 }
 

@@ -655,9 +655,10 @@ async fn the_no_pull_label_and_label_precedence() {
 #[tokio::test]
 async fn pinned_references_are_never_stale() {
     let (e, r) = (FakeEngine::new(), FakeRegistry::new());
-    fresh_image(&e, "app@sha256:abc");
+    let pinned = format!("app@sha256:{}", "ab".repeat(32));
+    fresh_image(&e, &pinned);
     fresh_image(&e, "by-id");
-    e.run("digest", "app@sha256:abc");
+    e.run("digest", &pinned);
     e.run_with("id", "by-id", |c| c.image_reference = "sha256:0123".into());
     let u = updater(e, r, Params::default());
     let report = u.update(&Filter::all()).await.unwrap();

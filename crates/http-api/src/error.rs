@@ -34,6 +34,6 @@ pub enum Error {
         /// The selector as sent by the client.
         selector: String,
         /// Why it was refused.
-        reason: &'static str,
+        reason: String,
     },
 }

@@ -29,8 +29,10 @@
 //! # }
 //! ```
 //!
-//! This crate knows nothing of Docker, registries or how a session works: it depends on no
-//! other watchtower crate. Session reports reach it as JSON values.
+//! This crate knows nothing of Docker, registries or how a session works. Its one
+//! watchtower dependency is `watchtower-registry-auth`, for [`ImageSelector`]: the same
+//! selector type the update engine's image filter takes, so the API and the engine cannot
+//! disagree on which containers `?image=` means. Session reports reach it as JSON values.
 
 #![warn(missing_docs)]
 
@@ -57,7 +59,8 @@ pub use crate::error::Error;
 pub use crate::metrics::{
     CONTENT_TYPE as METRICS_CONTENT_TYPE, Metrics, RegistryRequestCount, RegistryStats, ScanCounts,
 };
-pub use crate::scope::{ImageSelector, UpdateScope};
+pub use crate::scope::UpdateScope;
+pub use watchtower_registry_auth::ImageSelector;
 
 /// The default cap on request bodies, in bytes.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;

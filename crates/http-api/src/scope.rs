@@ -3,11 +3,14 @@
 //! `POST /v1/update?image=repo/a,registry:5000/b` limits a session to containers whose image
 //! matches one of the selectors. The original compared the part of the image name before the
 //! *first* colon, so a registry with a port (`registry:5000/b`) could never match and a tag in
-//! the selector never matched either. Here both sides are normalised the way Docker names
-//! images (`nginx` = `library/nginx` = `docker.io/library/nginx`), the tag is the part after
-//! the last colon of the last path component, and a selector without a tag matches every tag.
+//! the selector never matched either. Here the selectors are
+//! `watchtower_registry_auth::ImageSelector`s, the same type the update engine's image filter
+//! takes: both sides are normalised the way Docker names images (`nginx` = `library/nginx` =
+//! `docker.io/library/nginx`), and a selector without a tag matches every tag.
 
 use std::fmt;
+
+use watchtower_registry_auth::ImageSelector;
 
 use crate::Error;
 
@@ -26,7 +29,7 @@ impl UpdateScope {
     pub fn includes_image(&self, image_name: &str) -> bool {
         match self {
             Self::All => true,
-            Self::Images(selectors) => selectors.iter().any(|s| s.matches(image_name)),
+            Self::Images(selectors) => selectors.iter().any(|s| s.matches_str(image_name)),
         }
     }
 
@@ -56,7 +59,7 @@ impl UpdateScope {
                 if part.is_empty() {
                     continue;
                 }
-                let selector = ImageSelector::parse(part)?;
+                let selector = parse_selector(part)?;
                 if !selectors.contains(&selector) {
                     selectors.push(selector);
                 }
@@ -80,7 +83,7 @@ impl fmt::Display for UpdateScope {
                     if i > 0 {
                         f.write_str(", ")?;
                     }
-                    write!(f, "{}", s.original)?;
+                    f.write_str(s.as_str())?;
                 }
                 Ok(())
             }
@@ -88,164 +91,53 @@ impl fmt::Display for UpdateScope {
     }
 }
 
-/// One requested image: a repository, optionally with a tag.
-#[derive(Debug, Clone)]
-pub struct ImageSelector {
-    original: String,
-    repository: String,
-    tag: Option<String>,
-}
-
-impl PartialEq for ImageSelector {
-    fn eq(&self, other: &Self) -> bool {
-        self.repository == other.repository && self.tag == other.tag
-    }
-}
-
-impl Eq for ImageSelector {}
-
-impl ImageSelector {
-    /// Parses `repo`, `repo:tag`, `host:port/repo[:tag]`. Digests are refused: a container
-    /// pinned to a digest is never updated, so selecting by digest would select nothing.
-    pub fn parse(selector: &str) -> Result<Self, Error> {
-        let invalid = |reason| Error::InvalidImageSelector {
-            selector: selector.to_owned(),
-            reason,
-        };
-        if selector.contains('@') {
-            return Err(invalid(
-                "select images by repository and tag, not by digest",
-            ));
-        }
-        if selector
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control())
-        {
-            return Err(invalid("image names contain no spaces"));
-        }
-        let (repository, tag) = split_name(selector);
-        if repository.is_empty() || repository.ends_with('/') || repository.starts_with('/') {
-            return Err(invalid("expected [registry[:port]/]repository[:tag]"));
-        }
-        if tag.is_some_and(str::is_empty) {
-            return Err(invalid("the tag after ':' is empty"));
-        }
-        Ok(Self {
-            original: selector.to_owned(),
-            repository: normalise_repository(repository),
-            tag: tag.map(str::to_owned),
-        })
-    }
-
-    /// Whether a container's image name matches this selector.
-    pub fn matches(&self, image_name: &str) -> bool {
-        let without_digest = image_name.split('@').next().unwrap_or(image_name);
-        let (repository, tag) = split_name(without_digest);
-        if normalise_repository(repository) != self.repository {
-            return false;
-        }
-        match &self.tag {
-            None => true,
-            Some(wanted) => tag.unwrap_or("latest") == wanted,
-        }
-    }
-
-    /// The selector as the client wrote it.
-    pub fn as_str(&self) -> &str {
-        &self.original
-    }
-}
-
-/// Splits `name[:tag]`, where the tag separator is a colon after the last slash (a colon
-/// before it belongs to a registry port).
-fn split_name(name: &str) -> (&str, Option<&str>) {
-    let last_component = name.rfind('/').map_or(0, |i| i + 1);
-    match name[last_component..].rfind(':') {
-        Some(i) => (
-            &name[..last_component + i],
-            Some(&name[last_component + i + 1..]),
-        ),
-        None => (name, None),
-    }
-}
-
-/// Docker's short names: `nginx` is `docker.io/library/nginx`, `index.docker.io` is
-/// `docker.io`. The first path component is a registry host when it contains a dot or a
-/// colon, is `localhost`, or has upper-case letters (repositories are lower-case).
-fn normalise_repository(repository: &str) -> String {
-    let (domain, remainder) = match repository.split_once('/') {
-        Some((first, rest))
-            if first.contains(['.', ':'])
-                || first == "localhost"
-                || first.chars().any(|c| c.is_ascii_uppercase()) =>
-        {
-            (first.to_ascii_lowercase(), rest)
-        }
-        _ => ("docker.io".to_owned(), repository),
-    };
-    let domain = if domain == "index.docker.io" || domain == "registry-1.docker.io" {
-        "docker.io".to_owned()
-    } else {
-        domain
-    };
-    if domain == "docker.io" && !remainder.contains('/') {
-        format!("{domain}/library/{remainder}")
-    } else {
-        format!("{domain}/{remainder}")
-    }
+/// Parses one selector, answering with [`Error::InvalidImageSelector`] naming it.
+fn parse_selector(selector: &str) -> Result<ImageSelector, Error> {
+    ImageSelector::parse(selector).map_err(|err| Error::InvalidImageSelector {
+        selector: selector.to_owned(),
+        reason: match err {
+            watchtower_registry_auth::Error::InvalidReference { reason, .. } => reason,
+            other => other.to_string(),
+        },
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn sel(s: &str) -> ImageSelector {
-        ImageSelector::parse(s).unwrap()
+    #[test]
+    fn scopes_normalise_names_like_docker() {
+        let scope =
+            UpdateScope::from_query_values(["library/nginx,127.0.0.1:5000/team/app:2"]).unwrap();
+        assert!(scope.includes_image("nginx:1.27"));
+        assert!(scope.includes_image("docker.io/library/nginx"));
+        assert!(scope.includes_image("127.0.0.1:5000/team/app:2"));
+        assert!(!scope.includes_image("127.0.0.1:5000/team/app:3"));
+        assert!(!scope.includes_image("someone/nginx"));
+        assert!(UpdateScope::All.includes_image("anything"));
     }
 
     #[test]
-    fn registry_with_port_matches_unlike_the_original() {
-        let s = sel("127.0.0.1:5000/team/app");
-        assert!(s.matches("127.0.0.1:5000/team/app:latest"));
-        assert!(s.matches("127.0.0.1:5000/team/app:1.2"));
-        assert!(s.matches("127.0.0.1:5000/team/app"));
-        assert!(!s.matches("127.0.0.1:5001/team/app:latest"));
-        assert!(!s.matches("127.0.0.1:5000/team/app2:latest"));
-    }
-
-    #[test]
-    fn docker_hub_short_names_are_normalised() {
-        let s = sel("nginx");
-        assert!(s.matches("nginx"));
-        assert!(s.matches("nginx:1.27"));
-        assert!(s.matches("library/nginx:latest"));
-        assert!(s.matches("docker.io/library/nginx:latest"));
-        assert!(s.matches("index.docker.io/library/nginx"));
-        assert!(!s.matches("someone/nginx"));
-        assert!(sel("docker.io/someone/app").matches("someone/app:2"));
-    }
-
-    #[test]
-    fn a_tag_in_the_selector_must_match() {
-        let s = sel("registry.example:5000/app:2");
-        assert!(s.matches("registry.example:5000/app:2"));
-        assert!(!s.matches("registry.example:5000/app:3"));
-        assert!(!s.matches("registry.example:5000/app"));
-        assert!(sel("app:latest").matches("app"));
-    }
-
-    #[test]
-    fn digest_references_of_containers_compare_by_name() {
-        assert!(sel("app").matches("app@sha256:abcd"));
-        assert!(sel("localhost:5000/app").matches("localhost:5000/app:1@sha256:abcd"));
-    }
-
-    #[test]
-    fn bad_selectors_name_the_culprit() {
-        for bad in ["app@sha256:00", "/app", "app:", "host:5000/", "a b"] {
-            let err = ImageSelector::parse(bad).unwrap_err().to_string();
-            assert!(err.contains(bad), "{err}");
+    fn bad_selectors_name_the_culprit_once() {
+        for bad in [
+            "app@sha256:00",
+            "/app",
+            "app:",
+            "host:5000/",
+            "a b",
+            "Upper",
+        ] {
+            let err = UpdateScope::from_query_values([bad])
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("invalid image selector "), "{err}");
+            assert_eq!(err.matches(&format!("{bad:?}")).count(), 1, "{err}");
         }
+        let err = UpdateScope::from_query_values(["ok,app@sha256:00"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("not by digest"), "{err}");
     }
 
     #[test]
@@ -256,6 +148,9 @@ mod tests {
         };
         let names: Vec<_> = selectors.iter().map(ImageSelector::as_str).collect();
         assert_eq!(names, ["a", "b", "c"]);
+        // Written differently, selecting the same: kept once.
+        let same = UpdateScope::from_query_values(["nginx,library/nginx"]).unwrap();
+        assert_eq!(same.to_string(), "images nginx");
         assert_eq!(
             UpdateScope::from_query_values([""]).unwrap(),
             UpdateScope::All
