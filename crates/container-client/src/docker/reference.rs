@@ -1,4 +1,11 @@
 //! Splitting an image reference into what `POST /images/create` wants.
+//!
+//! This is deliberately not `watchtower_registry_auth::ImageReference`, the workspace's
+//! parser: this crate stands alone (it depends on no other watchtower crate, see
+//! `docs/ARCHITECTURE.md`), and the engine parses, validates and normalises the reference
+//! itself. All the pull call needs from us is the tag split off, so that it is never empty
+//! (an empty tag pulls every tag of the repository); anything beyond that obvious check is
+//! left to the engine's answer.
 
 use crate::error::Error;
 
