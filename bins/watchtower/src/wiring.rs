@@ -22,16 +22,15 @@ use std::time::SystemTime;
 
 use async_trait::async_trait;
 use watchtower_actions::{
-    Filter, Freshness, FreshnessChecker, FreshnessQuery, Params, Updater,
-    WarnOnHeadFailure as ActionsWarn,
+    Filter, Params, RegistryChecker, Updater, WarnOnHeadFailure as ActionsWarn,
 };
 use watchtower_container_client::{
-    ApiVersion, ContainerClient, DockerClient, DockerOptions, ListOptions, PullAuth,
+    ApiVersion, ContainerClient, DockerClient, DockerOptions, ListOptions,
 };
 use watchtower_http_api::{Metrics, RegistryRequestCount, RegistryStats, UpdateScope};
 use watchtower_notify::{LegacyOptions, Level, Notifier, NotifierConfig, NotifyLayer};
-use watchtower_registry_auth::{Credential, CredentialStore, ImageReference};
-use watchtower_registry_digest::{CheckRequest, InsecureRegistries, Registry, RegistryOptions};
+use watchtower_registry_auth::CredentialStore;
+use watchtower_registry_digest::{InsecureRegistries, Registry, RegistryOptions};
 use watchtower_session_report::Report;
 use watchtower_tls_config::TlsSettings;
 
@@ -178,7 +177,7 @@ async fn start_and_run(config: Config, notifier: Notifier) -> Result<Exit, Start
         "connected to the Docker engine"
     );
 
-    let (registry, credentials) = registry_client(&config, tls, &engine)?;
+    let registry = registry_client(&config, tls, &engine)?;
 
     let filter = Filter::all()
         .names(config.filter.names.iter().cloned())
@@ -207,18 +206,11 @@ async fn start_and_run(config: Config, notifier: Notifier) -> Result<Exit, Start
     }
 
     let metrics = Metrics::new();
-    metrics.set_registry_stats(Arc::new(RegistryStatsSource(registry.clone())));
+    metrics.set_registry_stats(Arc::new(RegistryStatsSource(registry.registry().clone())));
     let cancel = params.cancel.clone();
     let description = filter.describe();
     let runner = Arc::new(ActionsRunner {
-        updater: Updater::new(
-            docker,
-            RegistryFreshness {
-                registry,
-                credentials,
-            },
-            params,
-        ),
+        updater: Updater::new(docker, registry, params),
         filter,
         notifier: notifier.clone(),
     });
@@ -241,12 +233,13 @@ async fn start_and_run(config: Config, notifier: Notifier) -> Result<Exit, Start
     Ok(app.run(stop).await?)
 }
 
-/// The registry client, trusting what the engine trusts as insecure.
+/// The registry side of sessions (`watchtower-actions`' adapter for the registry client),
+/// trusting what the engine trusts as insecure and pulling with the same credentials.
 fn registry_client(
     config: &Config,
     tls: TlsSettings,
     engine: &watchtower_container_client::EngineInfo,
-) -> Result<(Registry, CredentialStore), StartupError> {
+) -> Result<RegistryChecker, StartupError> {
     let mut insecure = InsecureRegistries::engine_default();
     for entry in engine
         .insecure_registry_cidrs
@@ -274,7 +267,7 @@ fn registry_client(
         ..RegistryOptions::default()
     })
     .map_err(StartupError::Registry)?;
-    Ok((registry, credentials))
+    Ok(RegistryChecker::new(registry, credentials))
 }
 
 async fn connect_engine(config: &Config) -> Result<DockerClient, StartupError> {
@@ -325,7 +318,7 @@ fn params(config: &Config) -> Params {
 
 /// Sessions through the update engine, each one notification (entries and report).
 struct ActionsRunner<C> {
-    updater: Updater<C, RegistryFreshness>,
+    updater: Updater<C, RegistryChecker>,
     filter: Filter,
     notifier: Notifier,
 }
@@ -348,105 +341,6 @@ impl<C: ContainerClient + 'static> SessionRunner for ActionsRunner<C> {
             }
         }
         result.map_err(|e| SessionFailed(e.to_string()))
-    }
-}
-
-/// `watchtower-registry-digest` as the update engine's freshness seam.
-struct RegistryFreshness {
-    registry: Registry,
-    credentials: CredentialStore,
-}
-
-fn convert(freshness: watchtower_registry_digest::Freshness) -> Freshness {
-    match freshness {
-        watchtower_registry_digest::Freshness::Fresh => Freshness::Fresh,
-        watchtower_registry_digest::Freshness::Stale { remote } => Freshness::Stale {
-            remote_digest: remote,
-        },
-        watchtower_registry_digest::Freshness::Unknown { reason } => Freshness::Unknown { reason },
-    }
-}
-
-#[async_trait]
-impl FreshnessChecker for RegistryFreshness {
-    async fn check(&self, query: &FreshnessQuery) -> Freshness {
-        match ImageReference::parse(&query.reference) {
-            Ok(reference) => convert(
-                self.registry
-                    .check(&reference, &query.repo_digests)
-                    .await
-                    .freshness,
-            ),
-            Err(err) => Freshness::Unknown {
-                reason: err.to_string(),
-            },
-        }
-    }
-
-    async fn check_many(&self, queries: &[FreshnessQuery], _concurrency: usize) -> Vec<Freshness> {
-        // One registry session for all of them: one challenge per host, bounded per host.
-        let mut answers: Vec<Option<Freshness>> = vec![None; queries.len()];
-        let mut requests = Vec::new();
-        let mut positions = Vec::new();
-        for (i, query) in queries.iter().enumerate() {
-            match ImageReference::parse(&query.reference) {
-                Ok(reference) => {
-                    requests.push(CheckRequest {
-                        reference,
-                        local_repo_digests: query.repo_digests.clone(),
-                    });
-                    positions.push(i);
-                }
-                Err(err) => {
-                    answers[i] = Some(Freshness::Unknown {
-                        reason: err.to_string(),
-                    });
-                }
-            }
-        }
-        let results = self.registry.check_many(&requests).await;
-        for (position, result) in positions.into_iter().zip(results) {
-            answers[position] = Some(convert(result.freshness));
-        }
-        answers
-            .into_iter()
-            .map(|a| {
-                a.unwrap_or(Freshness::Unknown {
-                    reason: "no answer".to_owned(),
-                })
-            })
-            .collect()
-    }
-
-    async fn pull_auth(
-        &self,
-        reference: &str,
-    ) -> Result<Option<PullAuth>, watchtower_actions::Error> {
-        let credentials_error = |message: String| watchtower_actions::Error::Credentials {
-            image: reference.to_owned(),
-            message,
-        };
-        let parsed =
-            ImageReference::parse(reference).map_err(|e| credentials_error(e.to_string()))?;
-        let found = self
-            .credentials
-            .lookup(parsed.registry())
-            .await
-            .map_err(|e| credentials_error(e.to_string()))?;
-        Ok(found.map(|credential| match credential {
-            Credential::Basic { username, password } => PullAuth {
-                username: Some(username),
-                password: Some(password.expose().to_owned()),
-                identity_token: None,
-                server_address: parsed.registry().to_owned(),
-            },
-            Credential::IdentityToken { username, token } => PullAuth {
-                username,
-                password: None,
-                identity_token: Some(token.expose().to_owned()),
-                server_address: parsed.registry().to_owned(),
-            },
-        }))
     }
 }
 

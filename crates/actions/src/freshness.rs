@@ -40,8 +40,10 @@ pub enum Freshness {
 
 /// Asks a registry whether images are fresh, and says how to pull them.
 ///
-/// Implemented for `watchtower_registry_digest::Registry` by the binary's wiring; tests use a
-/// fake. Implementations never panic and never put credentials into `reason`s or errors.
+/// Implemented for the registry client of `watchtower-registry-digest` by
+/// [`RegistryChecker`](crate::RegistryChecker) (what the binary uses); tests use fakes.
+/// Implementations never panic and never put credentials into `reason`s or errors; callers
+/// do not trust them to answer every query of [`check_many`](Self::check_many) either.
 #[async_trait]
 pub trait FreshnessChecker: Send + Sync {
     /// Checks one reference (a `HEAD` of its manifest, compared with the digests).
