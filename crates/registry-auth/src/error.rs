@@ -98,6 +98,17 @@ pub enum Error {
         reason: String,
     },
 
+    /// A proxy variable (`HTTPS_PROXY`, `HTTP_PROXY`) is not a usable proxy URL.
+    #[error("proxy setting {variable}={value}: {reason}")]
+    ProxyConfig {
+        /// The variable, e.g. `HTTPS_PROXY`.
+        variable: String,
+        /// Its value with any credentials replaced by `***`.
+        value: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// The TLS configuration could not be built.
     #[error(transparent)]
     Tls(#[from] watchtower_tls_config::Error),
@@ -119,6 +130,9 @@ pub enum TransportErrorKind {
     BodyTooLarge,
     /// Any other HTTP protocol failure (connection reset, malformed response).
     Protocol,
+    /// The proxy failed: unreachable, refused the `CONNECT` tunnel, or wants other
+    /// credentials (407). Never a reason to fall back to plain HTTP.
+    Proxy,
 }
 
 impl std::fmt::Display for TransportErrorKind {
@@ -130,6 +144,7 @@ impl std::fmt::Display for TransportErrorKind {
             Self::Timeout => "timed out",
             Self::BodyTooLarge => "response too large",
             Self::Protocol => "HTTP error",
+            Self::Proxy => "proxy error",
         })
     }
 }

@@ -1,24 +1,25 @@
 //! The one pooled HTTP client for registry traffic (hyper-util + hyper-rustls), with connect
-//! and request timeouts, a body size cap, and counters for requests and TCP connections.
+//! and request timeouts, a body size cap, counters for requests and TCP connections, and
+//! `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` support ([`ProxyConfig`]).
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::uri::Scheme;
 use http::{HeaderMap, Request, StatusCode, Uri, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioTimer};
 use watchtower_tls_config::TlsSettings;
 
+pub use crate::proxy::ProxyConfig;
+use crate::proxy::{Proxies, ProxyEndpoint, ProxyFailure, RegistryConnector};
 use crate::{Error, TransportErrorKind};
 
 /// Options of the shared client.
@@ -36,6 +37,10 @@ pub struct HttpOptions {
     pub user_agent: String,
     /// How long an idle pooled connection is kept.
     pub pool_idle_timeout: Duration,
+    /// Which proxy to use for which registry. The default reads `HTTPS_PROXY`, `HTTP_PROXY`
+    /// and `NO_PROXY` from the environment (as Go's default transport does); use
+    /// [`ProxyConfig::none`] for a client that ignores them.
+    pub proxy: ProxyConfig,
 }
 
 impl Default for HttpOptions {
@@ -48,6 +53,7 @@ impl Default for HttpOptions {
             max_body_bytes: 4 * 1024 * 1024,
             user_agent: concat!("watchtower/", env!("CARGO_PKG_VERSION")).to_owned(),
             pool_idle_timeout: Duration::from_secs(90),
+            proxy: ProxyConfig::from_env(),
         }
     }
 }
@@ -108,7 +114,8 @@ pub struct RequestCount {
 pub struct HttpStats {
     /// Requests by kind and status, sorted by kind then status.
     pub requests: Vec<RequestCount>,
-    /// TCP connections opened since the client was made.
+    /// TCP connections opened since the client was made: to registries, or to the proxy for
+    /// proxied registries (one per `CONNECT` tunnel or forwarding connection).
     pub connections_opened: u64,
 }
 
@@ -168,16 +175,21 @@ pub struct HttpResponse {
 /// Requests by (kind, status).
 type RequestCounts = BTreeMap<(RequestKind, Option<u16>), u64>;
 
-type Inner = Client<HttpsConnector<CountingConnector>, Full<Bytes>>;
+type Inner = Client<HttpsConnector<RegistryConnector>, Full<Bytes>>;
 
 /// The shared, pooled registry HTTP client. Cheap to clone: clones share the pool and counters.
 ///
 /// HTTPS (HTTP/2 or HTTP/1.1 by ALPN) and plain HTTP go through the same pool; which one is
 /// used is decided by the URL's scheme, and the caller decides the scheme.
+///
+/// With a proxy ([`HttpOptions::proxy`]), HTTPS requests go through a `CONNECT` tunnel with TLS
+/// end to end (verified against the registry's name) and plain-HTTP requests are sent to the
+/// proxy in absolute form; the client never resolves a proxied registry's name.
 #[derive(Clone)]
 pub struct HttpClient {
     client: Inner,
     options: Arc<HttpOptions>,
+    proxies: Arc<Proxies>,
     requests: Arc<Mutex<RequestCounts>>,
     connections: Arc<AtomicU64>,
 }
@@ -193,18 +205,34 @@ impl fmt::Debug for HttpClient {
 
 impl HttpClient {
     /// Builds the client. Call once per process and clone it.
+    ///
+    /// The proxy settings are read here, once; an unusable proxy URL is an
+    /// [`Error::ProxyConfig`] naming the variable (its credentials hidden).
     pub fn new(options: HttpOptions) -> Result<Self, Error> {
         let tls = options.tls.client_config()?;
+        let proxies = Arc::new(Proxies::new(&options.proxy)?);
+        for (variable, addr, has_credentials) in proxies.describe() {
+            tracing::info!(
+                variable,
+                proxy = addr,
+                has_credentials,
+                no_proxy = options.proxy.no_proxy.as_deref().unwrap_or(""),
+                "registry requests go through a proxy"
+            );
+        }
         let connections = Arc::new(AtomicU64::new(0));
         let mut tcp = HttpConnector::new();
         tcp.enforce_http(false);
         tcp.set_connect_timeout(Some(options.connect_timeout));
         tcp.set_nodelay(true);
         tcp.set_keepalive(Some(Duration::from_secs(60)));
-        let counting = CountingConnector {
-            inner: tcp,
-            opened: connections.clone(),
-        };
+        let counting = RegistryConnector::new(
+            tcp,
+            proxies.clone(),
+            connections.clone(),
+            options.connect_timeout,
+            options.user_agent.parse().ok(),
+        );
         // hyper-rustls sets ALPN itself (h2 and http/1.1, matching the enabled versions) and
         // insists on an empty list.
         let mut tls = (*tls).clone();
@@ -222,6 +250,7 @@ impl HttpClient {
         Ok(Self {
             client,
             options: Arc::new(options),
+            proxies,
             requests: Arc::default(),
             connections,
         })
@@ -230,6 +259,12 @@ impl HttpClient {
     /// The options the client was built with.
     pub fn options(&self) -> &HttpOptions {
         &self.options
+    }
+
+    /// The proxy (`host:port`) a request to `url` goes through, or `None` when it goes
+    /// direct (no proxy for its scheme, `NO_PROXY`, or a loopback host).
+    pub fn proxy_for(&self, url: &Uri) -> Option<&str> {
+        self.proxies.route(url).map(|p| p.addr())
     }
 
     /// The counters so far.
@@ -262,6 +297,10 @@ impl HttpClient {
 
     /// Sends `request` and reads the whole response within the request timeout. `registry`
     /// names the host in errors. A `User-Agent` is added when the request has none.
+    ///
+    /// Through a proxy, errors also name the proxy (`host:port`, never its credentials): a
+    /// failure of the proxy itself is [`TransportErrorKind::Proxy`] (also a 407 answer to a
+    /// plain-HTTP request), other failures end with `(via proxy host:port)`.
     pub async fn send(
         &self,
         kind: RequestKind,
@@ -273,6 +312,17 @@ impl HttpClient {
             && let Ok(ua) = self.options.user_agent.parse()
         {
             parts.headers.insert(header::USER_AGENT, ua);
+        }
+        let proxy = self.proxies.route(&parts.uri).cloned();
+        let forwarded = proxy.is_some() && parts.uri.scheme() == Some(&Scheme::HTTP);
+        if forwarded
+            && let Some(authorization) = proxy.as_deref().and_then(ProxyEndpoint::authorization)
+        {
+            // Plain HTTP through a proxy: each request carries the proxy's credentials (an
+            // HTTPS request carries none; only its CONNECT does).
+            parts
+                .headers
+                .insert(header::PROXY_AUTHORIZATION, authorization.clone());
         }
         let is_head = parts.method == http::Method::HEAD;
         let request = Request::from_parts(parts, Full::new(body));
@@ -314,7 +364,7 @@ impl HttpClient {
                 body,
             })
         };
-        match tokio::time::timeout(self.options.request_timeout, exchange).await {
+        let result = match tokio::time::timeout(self.options.request_timeout, exchange).await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(err)) => {
                 if !matches!(
@@ -339,7 +389,46 @@ impl HttpClient {
                     ),
                 })
             }
+        };
+        match proxy {
+            Some(proxy) => through_proxy(result, &proxy, forwarded, registry),
+            None => result,
         }
+    }
+}
+
+/// Names the proxy in the outcome of a proxied request: a 407 to a plain-HTTP request is the
+/// proxy's failure; other transport errors get `(via proxy host:port)`.
+fn through_proxy(
+    result: Result<HttpResponse, Error>,
+    proxy: &ProxyEndpoint,
+    forwarded: bool,
+    registry: &str,
+) -> Result<HttpResponse, Error> {
+    match result {
+        Ok(response)
+            if forwarded && response.status == StatusCode::PROXY_AUTHENTICATION_REQUIRED =>
+        {
+            Err(Error::Transport {
+                registry: registry.to_owned(),
+                kind: TransportErrorKind::Proxy,
+                reason: format!(
+                    "proxy {} answered 407 Proxy Authentication Required ({})",
+                    proxy.addr(),
+                    proxy.auth_hint()
+                ),
+            })
+        }
+        Err(Error::Transport {
+            registry,
+            kind,
+            reason,
+        }) if kind != TransportErrorKind::Proxy => Err(Error::Transport {
+            registry,
+            kind,
+            reason: format!("{reason} (via proxy {})", proxy.addr()),
+        }),
+        other => other,
     }
 }
 
@@ -367,9 +456,16 @@ fn chain(err: &(dyn std::error::Error + 'static)) -> String {
 }
 
 fn find_rustls<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a rustls::Error> {
+    find::<rustls::Error>(err)
+}
+
+/// The first error of type `T` in `err`'s source chain (looking inside `io::Error`s too).
+fn find<'a, T: std::error::Error + 'static>(
+    err: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a T> {
     let mut cur = Some(err);
     while let Some(e) = cur {
-        if let Some(r) = e.downcast_ref::<rustls::Error>() {
+        if let Some(r) = e.downcast_ref::<T>() {
             return Some(r);
         }
         if let Some(inner) = e
@@ -393,6 +489,8 @@ fn classify(registry: &str, err: &hyper_util::client::legacy::Error) -> Error {
         .unwrap_or(&full)
         .to_owned();
     let kind = match find_rustls(err) {
+        // The proxy's own failures name it; TLS failures inside a tunnel are the registry's.
+        None if find::<ProxyFailure>(err).is_some() => TransportErrorKind::Proxy,
         Some(
             rustls::Error::InvalidCertificate(_)
             | rustls::Error::NoCertificatesPresented
@@ -414,33 +512,5 @@ fn classify(registry: &str, err: &hyper_util::client::legacy::Error) -> Error {
         registry: registry.to_owned(),
         kind,
         reason,
-    }
-}
-
-/// Counts every TCP connection the pool opens.
-#[derive(Clone)]
-struct CountingConnector {
-    inner: HttpConnector,
-    opened: Arc<AtomicU64>,
-}
-
-impl tower::Service<Uri> for CountingConnector {
-    type Response = TokioIo<tokio::net::TcpStream>;
-    type Error = <HttpConnector as tower::Service<Uri>>::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, dst: Uri) -> Self::Future {
-        let fut = self.inner.call(dst);
-        let opened = self.opened.clone();
-        Box::pin(async move {
-            let stream = fut.await?;
-            opened.fetch_add(1, Ordering::Relaxed);
-            tracing::trace!("registry TCP connection opened");
-            Ok(stream)
-        })
     }
 }

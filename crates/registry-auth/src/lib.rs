@@ -14,7 +14,9 @@
 //!   for many concurrent askers. Wall-clock time comes from a [`Clock`] ([`FakeClock`] in
 //!   tests).
 //! * [`HttpClient`]: the one pooled HTTPS client for registry traffic (also used by
-//!   `watchtower-registry-digest`), with timeouts, a body cap and counters.
+//!   `watchtower-registry-digest`), with timeouts, a body cap and counters. [`ProxyConfig`]:
+//!   `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` with Go's rules (HTTPS through `CONNECT` tunnels,
+//!   TLS end to end; the client never resolves a proxied registry's name).
 //!
 //! ```
 //! use watchtower_registry_auth::{BearerChallenge, ImageReference, parse_www_authenticate};
@@ -40,6 +42,7 @@ mod clock;
 mod credentials;
 mod error;
 pub mod http;
+mod proxy;
 mod reference;
 mod token;
 
@@ -48,7 +51,9 @@ pub use challenge::{AuthScheme, BearerChallenge, Challenge, parse_www_authentica
 pub use clock::{Clock, FakeClock, SystemClock};
 pub use credentials::{Credential, CredentialOptions, CredentialStore, Secret};
 pub use error::{Error, TransportErrorKind};
-pub use http::{HttpClient, HttpOptions, HttpResponse, HttpStats, RequestCount, RequestKind};
+pub use http::{
+    HttpClient, HttpOptions, HttpResponse, HttpStats, ProxyConfig, RequestCount, RequestKind,
+};
 pub use reference::{
     DOCKER_HUB_API_HOST, DOCKER_HUB_CONFIG_KEY, DOCKER_HUB_DOMAIN, ImageReference, ImageSelector,
     is_image_id,
