@@ -1,17 +1,21 @@
 //! [`FreshnessChecker`] for the real registry client of `watchtower-registry-digest`.
 
+use std::collections::HashMap;
+
 use async_trait::async_trait;
+use futures_util::StreamExt as _;
+use futures_util::stream;
 use watchtower_container_client::PullAuth;
 use watchtower_registry_auth::{
     Credential, CredentialStore, DOCKER_HUB_CONFIG_KEY, ImageReference,
 };
-use watchtower_registry_digest::{CheckRequest, Registry, RegistryOptions};
+use watchtower_registry_digest::{CheckRequest, CheckResult, Registry, RegistryOptions};
 
 use crate::{Error, Freshness, FreshnessChecker, FreshnessQuery};
 
 /// The registry side of a session: freshness from [`Registry`] (one `GET /v2/` per registry
-/// host per session, one `HEAD` per distinct reference, bounded per host), and pull
-/// credentials from the same [`CredentialStore`].
+/// host per session, one `HEAD` per distinct reference, at most `concurrency` at once and
+/// bounded per host), and pull credentials from the same [`CredentialStore`].
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), watchtower_actions::Error> {
@@ -91,34 +95,57 @@ impl FreshnessChecker for RegistryChecker {
         }
     }
 
-    /// One registry session for all queries; the registry client bounds concurrency per host.
-    async fn check_many(&self, queries: &[FreshnessQuery], _concurrency: usize) -> Vec<Freshness> {
-        let parsed: Vec<_> = queries
-            .iter()
-            .map(|q| ImageReference::parse(&q.reference))
-            .collect();
-        let requests: Vec<CheckRequest> = queries
-            .iter()
-            .zip(&parsed)
-            .filter_map(|(q, p)| {
-                p.as_ref().ok().map(|reference| CheckRequest {
-                    reference: reference.clone(),
-                    local_repo_digests: q.repo_digests.clone(),
-                })
+    /// One registry session for all queries (one `GET /v2/` per registry host), one `HEAD`
+    /// per distinct reference. At most `concurrency` distinct references are asked at once
+    /// (the session's budget, `Params::check_concurrency`), and the registry client
+    /// bounds each host further (`RegistryOptions::per_host_concurrency`, shared by all
+    /// sessions): the lower of the two applies to a single registry.
+    async fn check_many(&self, queries: &[FreshnessQuery], concurrency: usize) -> Vec<Freshness> {
+        let mut answers: Vec<Option<Freshness>> = vec![None; queries.len()];
+        // Distinct references, each with the positions of the queries asking about it.
+        let mut groups: Vec<(ImageReference, Vec<usize>)> = Vec::new();
+        let mut group_of: HashMap<ImageReference, usize> = HashMap::new();
+        for (position, query) in queries.iter().enumerate() {
+            match ImageReference::parse(&query.reference) {
+                Ok(reference) => {
+                    let group = *group_of.entry(reference.clone()).or_insert_with(|| {
+                        groups.push((reference, Vec::new()));
+                        groups.len() - 1
+                    });
+                    groups[group].1.push(position);
+                }
+                Err(err) => answers[position] = Some(unparsable(&query.reference, &err)),
+            }
+        }
+        let session = self.registry.session();
+        let session = &session;
+        let checked: Vec<(Vec<usize>, Vec<CheckResult>)> = stream::iter(groups)
+            .map(|(reference, positions)| async move {
+                let requests: Vec<CheckRequest> = positions
+                    .iter()
+                    .map(|&i| CheckRequest {
+                        reference: reference.clone(),
+                        local_repo_digests: queries[i].repo_digests.clone(),
+                    })
+                    .collect();
+                // One reference: the session asks the registry once for all its requests.
+                let results = session.check_many(&requests).await;
+                (positions, results)
             })
-            .collect();
-        let mut answers = self.registry.check_many(&requests).await.into_iter();
-        queries
-            .iter()
-            .zip(parsed)
-            .map(|(q, p)| match p {
-                Ok(_) => answers.next().map_or_else(
-                    || Freshness::Unknown {
-                        reason: "the registry client gave no answer".to_owned(),
-                    },
-                    |r| convert(r.freshness),
-                ),
-                Err(err) => unparsable(&q.reference, &err),
+            .buffer_unordered(concurrency.max(1))
+            .collect()
+            .await;
+        for (positions, results) in checked {
+            for (position, result) in positions.into_iter().zip(results) {
+                answers[position] = Some(convert(result.freshness));
+            }
+        }
+        answers
+            .into_iter()
+            .map(|answer| {
+                answer.unwrap_or_else(|| Freshness::Unknown {
+                    reason: "the registry client gave no answer".to_owned(),
+                })
             })
             .collect()
     }
