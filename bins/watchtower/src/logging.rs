@@ -7,7 +7,12 @@
 //! is pretty on a terminal and logfmt otherwise.
 //!
 //! Nothing here decides what is secret: libraries never put credentials into events, and
-//! the configuration's secrets print as `<redacted>`.
+//! the configuration's secrets print as `<redacted>`. What this module does decide is whose
+//! events are shown: watchtower's own crates at every level, dependencies (bollard, hyper, h2,
+//! rustls, lettre, and the `log` records bridged from them) never below `warn`, also at
+//! `--trace`, because their debug output carries request bodies and headers (a container's
+//! environment, registry credentials). [`dependency_guard`] enforces that in front of every
+//! layer, the notifier's included.
 
 use std::fmt::{self, Write as _};
 use std::io::IsTerminal;
@@ -15,8 +20,9 @@ use std::io::IsTerminal;
 use chrono::{DateTime, Local, SecondsFormat};
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::filter::{LevelFilter, Targets};
 use tracing_subscriber::fmt::format::Writer;
-use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields};
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, FormattedFields, MakeWriter};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -213,18 +219,61 @@ where
     }
 }
 
-/// The level filter: `--log-level` for watchtower's own crates (every target starting with
-/// `watchtower`); dependencies are held at `warn` unless the level is `trace`.
+/// The target prefix of watchtower's own crates (`watchtower`, `watchtower_actions`, ...).
+pub const OWN_TARGETS: &str = "watchtower";
+
+/// The level filter of the log on stderr: `--log-level` for watchtower's own crates (every
+/// target starting with `watchtower`); dependencies are held at `warn`, at every level
+/// (`--trace` included).
 pub fn filter(settings: &LogSettings) -> EnvFilter {
-    let level = settings.level.tracing_level();
-    if level == Level::TRACE {
-        return EnvFilter::new("trace");
-    }
-    let ours = level.to_string().to_ascii_lowercase();
-    EnvFilter::new(format!("warn,watchtower={ours}"))
+    let ours = settings
+        .level
+        .tracing_level()
+        .to_string()
+        .to_ascii_lowercase();
+    EnvFilter::new(format!("warn,{OWN_TARGETS}={ours}"))
+}
+
+/// The filter in front of every layer (the log and the notifier's): watchtower's own events
+/// at any level, everything else at most `warn`, whatever `--log-level` and
+/// `--notifications-level` say.
+///
+/// Dependencies log what they send: bollard `debug!`s every request body (the container-create
+/// JSON with the user's `Env`), h2 and hyper trace headers. Those records reach `tracing`
+/// through the `log` bridge with the dependency's target (`bollard::docker`), so they are
+/// refused here before any layer, or the bridge, formats them.
+pub fn dependency_guard() -> Targets {
+    Targets::new()
+        .with_default(LevelFilter::WARN)
+        .with_target(OWN_TARGETS, LevelFilter::TRACE)
+}
+
+/// The subscriber: [`dependency_guard`], the optional extra layer (the notifier's) and the
+/// formatted log on `writer`.
+fn subscriber<L, W>(
+    settings: &LogSettings,
+    style: Style,
+    color: bool,
+    writer: W,
+    extra: Option<L>,
+) -> impl Subscriber + Send + Sync + 'static
+where
+    L: Layer<tracing_subscriber::Registry> + Send + Sync + 'static,
+    W: for<'w> MakeWriter<'w> + Send + Sync + 'static,
+{
+    let fmt_layer = tracing_subscriber::fmt::layer()
+        .with_writer(writer)
+        .with_ansi(color)
+        .event_format(WatchtowerFormat::new(style, color))
+        .with_filter(filter(settings));
+    tracing_subscriber::registry()
+        .with(extra)
+        .with(dependency_guard())
+        .with(fmt_layer)
 }
 
 /// Installs the global subscriber on stderr, plus an optional extra layer (the notifier's).
+/// `log` records of dependencies are bridged into it, through [`dependency_guard`].
 pub fn init<L>(settings: &LogSettings, extra: Option<L>) -> Result<(), String>
 where
     L: Layer<tracing_subscriber::Registry> + Send + Sync + 'static,
@@ -232,14 +281,7 @@ where
     let stderr_is_terminal = std::io::stderr().is_terminal();
     let style = Style::choose(settings.format, stderr_is_terminal);
     let color = !settings.no_color && (style == Style::Pretty);
-    let fmt_layer = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
-        .with_ansi(color)
-        .event_format(WatchtowerFormat::new(style, color))
-        .with_filter(filter(settings));
-    tracing_subscriber::registry()
-        .with(extra)
-        .with(fmt_layer)
+    subscriber(settings, style, color, std::io::stderr, extra)
         .try_init()
         .map_err(|e| format!("cannot install the logger: {e}"))
 }
@@ -273,22 +315,43 @@ mod tests {
         }
     }
 
-    fn capture(style: Style, color: bool, level: LogLevel, emit: impl FnOnce()) -> String {
+    /// Every event a layer was given: `target message`.
+    #[derive(Clone, Default)]
+    struct Seen(Arc<Mutex<Vec<String>>>);
+
+    impl<S: Subscriber> Layer<S> for Seen {
+        fn on_event(&self, event: &Event<'_>, _ctx: tracing_subscriber::layer::Context<'_, S>) {
+            let mut fields = Fields::default();
+            event.record(&mut fields);
+            self.0.lock().unwrap().push(format!(
+                "{} {}",
+                event.metadata().target(),
+                fields.message
+            ));
+        }
+    }
+
+    /// The log text of `emit` through the production subscriber (with `extra` beside it).
+    fn capture_with(
+        style: Style,
+        color: bool,
+        level: LogLevel,
+        extra: Option<Seen>,
+        emit: impl FnOnce(),
+    ) -> String {
         let buffer = Buffer::default();
         let settings = LogSettings {
             format: LogFormat::Logfmt,
             level,
             no_color: !color,
         };
-        let subscriber = tracing_subscriber::registry().with(
-            tracing_subscriber::fmt::layer()
-                .with_writer(buffer.clone())
-                .with_ansi(color)
-                .event_format(WatchtowerFormat::new(style, color))
-                .with_filter(filter(&settings)),
-        );
+        let subscriber = subscriber(&settings, style, color, buffer.clone(), extra);
         tracing::subscriber::with_default(subscriber, emit);
         String::from_utf8(buffer.0.lock().unwrap().clone()).unwrap()
+    }
+
+    fn capture(style: Style, color: bool, level: LogLevel, emit: impl FnOnce()) -> String {
+        capture_with(style, color, level, None, emit)
     }
 
     #[test]
@@ -352,5 +415,74 @@ mod tests {
         assert_eq!(Style::choose(LogFormat::Auto, true), Style::Pretty);
         assert_eq!(Style::choose(LogFormat::Auto, false), Style::Logfmt);
         assert_eq!(Style::choose(LogFormat::Json, true), Style::Json);
+    }
+
+    /// What bollard logs for every request with a body (`debug!("{}", payload)`), and what
+    /// h2 traces for headers; both would carry secrets.
+    fn emit_dependency_chatter() {
+        tracing::debug!(
+            target: "bollard::docker",
+            "{}",
+            r#"{"Image":"app:1","Env":["DB_PASSWORD=hunter2-env-secret"]}"#
+        );
+        tracing::trace!(target: "h2::frame::headers", "authorization: Bearer tok-3f9a-secret");
+        tracing::debug!(target: "rustls::client::hs", "rustls debug line");
+        tracing::warn!(target: "hyper_util::client::legacy", "dependency warning stays");
+        tracing::trace!(target: "watchtower_actions::update", "our own trace line");
+        tracing::debug!(target: "watchtower", "the binary's debug line");
+    }
+
+    #[test]
+    fn trace_logs_our_crates_but_never_dependency_debug_output() {
+        let seen = Seen::default();
+        let out = capture_with(
+            Style::Logfmt,
+            false,
+            LogLevel::Trace,
+            Some(seen.clone()),
+            emit_dependency_chatter,
+        );
+        assert!(out.contains("our own trace line"), "{out}");
+        assert!(out.contains("the binary's debug line"), "{out}");
+        assert!(out.contains("dependency warning stays"), "{out}");
+        for secret in ["hunter2-env-secret", "tok-3f9a-secret", "rustls debug line"] {
+            assert!(!out.contains(secret), "{secret} reached the log:\n{out}");
+        }
+        // The notifier's layer (any extra layer) is behind the same guard: at
+        // --notifications-level trace it must not see dependency chatter either.
+        let seen = seen.0.lock().unwrap().join("\n");
+        assert!(
+            seen.contains("watchtower_actions::update our own trace line"),
+            "{seen}"
+        );
+        for target in ["bollard", "h2::", "rustls"] {
+            assert!(
+                !seen.contains(target),
+                "{target} reached the extra layer:\n{seen}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_guard_holds_dependencies_at_warn_for_every_level() {
+        for level in [LogLevel::Info, LogLevel::Debug, LogLevel::Trace] {
+            let seen = Seen::default();
+            let out = capture_with(
+                Style::Json,
+                false,
+                level,
+                Some(seen.clone()),
+                emit_dependency_chatter,
+            );
+            assert!(out.contains("dependency warning stays"), "{level:?}: {out}");
+            assert!(!out.contains("hunter2"), "{level:?}: {out}");
+            let seen = seen.0.lock().unwrap().clone();
+            assert!(
+                seen.iter()
+                    .filter(|e| !e.starts_with("watchtower"))
+                    .all(|e| e.starts_with("hyper_util")),
+                "{level:?}: {seen:?}"
+            );
+        }
     }
 }
