@@ -324,6 +324,14 @@ async fn remote_digest(
     base: &str,
     registry: &Registry,
 ) -> Result<String, Error> {
+    remote_digest_as(http, base, credential_of(registry).as_ref()).await
+}
+
+async fn remote_digest_as(
+    http: &HttpClient,
+    base: &str,
+    credential: Option<&Credential>,
+) -> Result<String, Error> {
     let name = base.split_once("://").unwrap().1;
     let ping = http
         .send(
@@ -346,7 +354,7 @@ async fn remote_digest(
                 name,
                 &bearer,
                 &format!("repository:{REPO}:pull"),
-                credential_of(registry).as_ref(),
+                credential,
             )
             .await?;
             Some(format!("Bearer {}", grant.token.expose()))
@@ -857,4 +865,129 @@ async fn unusable_proxy_settings_stop_the_client_from_being_built() {
             "{text}"
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The environment: `HttpOptions::default()` reads the proxy variables (which is how
+// `watchtower-registry-digest` and the binary get them). The test process's own environment is
+// never changed: the test runs itself again as a child process with the variables set.
+
+/// Set in the child process, which then does the client's part and prints `CHILD-RESULT`.
+const CHILD: &str = "WATCHTOWER_PROXY_TEST_CHILD";
+const PROXY_VARIABLES: [&str; 8] = [
+    "HTTP_PROXY",
+    "http_proxy",
+    "HTTPS_PROXY",
+    "https_proxy",
+    "NO_PROXY",
+    "no_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
+/// Runs `test` of this test binary in a child process whose only proxy variables are `env`
+/// (plus `REGISTRY_BASE`), and returns its `CHILD-RESULT` line.
+async fn run_child(test: &str, base: &str, env: &[(&str, &str)]) -> String {
+    let mut command = tokio::process::Command::new(std::env::current_exe().unwrap());
+    command.args([test, "--exact", "--nocapture", "--test-threads=1"]);
+    for variable in PROXY_VARIABLES {
+        command.env_remove(variable);
+    }
+    command.env(CHILD, "1").env("REGISTRY_BASE", base);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let output = tokio::time::timeout(Duration::from_secs(60), command.output())
+        .await
+        .expect("the child process finishes")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "child failed\n{stdout}\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    stdout
+        .lines()
+        .find_map(|l| l.split_once("CHILD-RESULT ").map(|(_, result)| result))
+        .unwrap_or_else(|| panic!("the child ran no test: {stdout}"))
+        .to_owned()
+}
+
+/// The child's part: a default client, i.e. the proxy variables of this process.
+async fn child_check() {
+    let base = std::env::var("REGISTRY_BASE").unwrap();
+    let http = HttpClient::new(HttpOptions::default()).unwrap();
+    let proxy = http
+        .proxy_for(&base.parse::<Uri>().unwrap())
+        .map(str::to_owned);
+    match remote_digest_as(&http, &base, None).await {
+        Ok(digest) => println!("CHILD-RESULT proxy={proxy:?} digest={digest}"),
+        Err(err) => println!("CHILD-RESULT proxy={proxy:?} error={err}"),
+    }
+}
+
+#[tokio::test]
+async fn default_options_read_the_proxy_variables_of_the_environment() {
+    if std::env::var_os(CHILD).is_some() {
+        return child_check().await;
+    }
+    let registry = Registry::start(RegistryMode::Plain).await.unwrap();
+    let digest = registry
+        .push_synthetic_image(REPO, "latest", "v1")
+        .await
+        .unwrap();
+    let proxy = TestProxy::start(None).await;
+    let proxy_url = proxy.url();
+    let base = format!("http://registry.test:{}", registry.port());
+    let test = "default_options_read_the_proxy_variables_of_the_environment";
+
+    // The lower-case form, and a NO_PROXY that does not list this registry.
+    let result = run_child(
+        test,
+        &base,
+        &[
+            ("http_proxy", &proxy_url),
+            ("NO_PROXY", "corp.example,10.0.0.0/8"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        result,
+        format!("proxy=Some(\"{}\") digest={digest}", proxy.addr)
+    );
+    let targets: Vec<String> = proxy.log().into_iter().map(|r| r.target).collect();
+    assert_eq!(
+        targets,
+        [
+            format!("{base}/v2/"),
+            format!("{base}/v2/{REPO}/manifests/latest")
+        ]
+    );
+
+    // NO_PROXY (lower case) listing the registry: the child goes direct, so it must resolve
+    // `registry.test` itself, which nothing can.
+    let before = proxy.accepted();
+    let result = run_child(
+        test,
+        &base,
+        &[
+            ("HTTP_PROXY", &proxy_url),
+            ("no_proxy", ".example,registry.test"),
+        ],
+    )
+    .await;
+    assert!(
+        result.starts_with(&format!(
+            "proxy=None error=registry registry.test:{}: cannot connect",
+            registry.port()
+        )),
+        "{result}"
+    );
+    assert_eq!(proxy.accepted(), before);
+
+    // HTTPS_PROXY is not used for plain HTTP (and HTTP_PROXY not for HTTPS), as in Go.
+    let result = run_child(test, &base, &[("HTTPS_PROXY", &proxy_url)]).await;
+    assert!(result.starts_with("proxy=None error="), "{result}");
+    assert_eq!(proxy.accepted(), before);
 }
