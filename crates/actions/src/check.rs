@@ -142,6 +142,14 @@ where
         );
         registry.check_many(&questions.queries, concurrency).await
     };
+    if answers.len() != questions.queries.len() {
+        // A checker that breaks the contract: the containers without an answer fail below.
+        warn!(
+            asked = questions.queries.len(),
+            answered = answers.len(),
+            "the registry checker did not answer every question"
+        );
+    }
     log_unknowns(params, mode, &questions.queries, &answers);
 
     // Follow-ups: local look-ups of the tag and pulls, each once per reference.
@@ -150,10 +158,10 @@ where
     for (entry, route) in entries.iter().zip(&routes) {
         let wants = match route {
             Route::Local => Some(&mut local_refs),
-            Route::Registry(i) => match (&answers[*i], mode) {
-                (Freshness::Fresh, _) => Some(&mut local_refs),
-                (_, Mode::Update) => Some(&mut pull_refs),
-                (_, Mode::Check) => None,
+            Route::Registry(i) => match (answers.get(*i), mode) {
+                (Some(Freshness::Fresh), _) => Some(&mut local_refs),
+                (Some(_), Mode::Update) => Some(&mut pull_refs),
+                (Some(_), Mode::Check) | (None, _) => None,
             },
             Route::Decided(_) => None,
         };
@@ -174,11 +182,24 @@ where
     for (entry, route) in entries.iter_mut().zip(routes) {
         entry.verdict = match route {
             Route::Decided(verdict) => verdict,
-            Route::Local => match &local[&entry.image_name] {
-                Ok(image) => compare(&entry.container, image),
-                Err(err) => Verdict::Failed(FailedStep::Inspect, err.clone()),
+            Route::Local => match local.get(&entry.image_name) {
+                Some(Ok(image)) => compare(&entry.container, image),
+                Some(Err(err)) => Verdict::Failed(FailedStep::Inspect, err.clone()),
+                None => Verdict::Failed(
+                    FailedStep::Inspect,
+                    format!("image {} was not looked up", entry.image_name),
+                ),
             },
-            Route::Registry(i) => after_registry(entry, &answers[i], mode, &local, &pulled),
+            Route::Registry(i) => match answers.get(i) {
+                Some(answer) => after_registry(entry, answer, mode, &local, &pulled),
+                None => Verdict::Failed(
+                    FailedStep::Check,
+                    format!(
+                        "the registry checker gave no answer for {}",
+                        entry.image_name
+                    ),
+                ),
+            },
         };
         log_verdict(entry);
     }
@@ -249,26 +270,37 @@ fn after_registry(
     match (answer, mode) {
         // The registry serves what the container runs; a newer image pulled by hand still
         // counts (the local tag is compared too, as the original did).
-        (Freshness::Fresh, _) => match &local[&entry.image_name] {
-            Ok(image) => compare(&entry.container, image),
-            Err(_) => Verdict::Fresh,
+        (Freshness::Fresh, _) => match local.get(&entry.image_name) {
+            Some(Ok(image)) => compare(&entry.container, image),
+            Some(Err(_)) | None => Verdict::Fresh,
         },
         (Freshness::Stale { .. }, Mode::Check) => Verdict::Stale { latest: None },
         (Freshness::Unknown { reason }, Mode::Check) => {
             Verdict::Failed(FailedStep::Check, reason.clone())
         }
-        (Freshness::Stale { .. }, Mode::Update) => match &pulled[&entry.image_name] {
-            Ok(image) => compare(&entry.container, image),
-            Err(err) => Verdict::Failed(FailedStep::Pull, err.clone()),
+        (Freshness::Stale { .. }, Mode::Update) => match pulled.get(&entry.image_name) {
+            Some(Ok(image)) => compare(&entry.container, image),
+            Some(Err(err)) => Verdict::Failed(FailedStep::Pull, err.clone()),
+            None => not_pulled(entry),
         },
-        (Freshness::Unknown { reason }, Mode::Update) => match &pulled[&entry.image_name] {
-            Ok(image) => compare(&entry.container, image),
-            Err(err) => Verdict::Failed(
+        (Freshness::Unknown { reason }, Mode::Update) => match pulled.get(&entry.image_name) {
+            Some(Ok(image)) => compare(&entry.container, image),
+            Some(Err(err)) => Verdict::Failed(
                 FailedStep::Pull,
                 format!("{err} (after the registry check failed: {reason})"),
             ),
+            None => not_pulled(entry),
         },
     }
+}
+
+/// A pull that should have been made and was not (never expected: the pulls are planned
+/// from the same answers), reported rather than a panic.
+fn not_pulled(entry: &Entry) -> Verdict {
+    Verdict::Failed(
+        FailedStep::Pull,
+        format!("image {} was not pulled", entry.image_name),
+    )
 }
 
 async fn inspect_all<C>(client: &C, ids: BTreeSet<String>, concurrency: usize) -> Lookups

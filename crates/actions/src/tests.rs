@@ -18,8 +18,8 @@ use watchtower_session_report::{FailedStep, Report, State};
 
 use crate::fake::{FakeEngine, FakeRegistry, image};
 use crate::{
-    CancelToken, Error, Filter, Freshness, Params, Reconciled, Updater, aside_name,
-    check_rolling_restart, cleanup_excess_instances, label,
+    CancelToken, Error, Filter, Freshness, FreshnessChecker, FreshnessQuery, Params, Reconciled,
+    Updater, aside_name, check_rolling_restart, cleanup_excess_instances, label,
 };
 
 fn old_id(reference: &str) -> String {
@@ -546,6 +546,102 @@ async fn a_failed_check_whose_pull_brings_nothing_new_is_fresh() {
     let report = u.update(&Filter::all()).await.unwrap();
     assert_eq!(u.client().calls_of(&["pull"]), ["pull app:latest"]);
     assert_eq!(entry(&report, "web").state(), State::Fresh);
+}
+
+/// A checker that breaks the contract of `check_many`: it answers only the first `keep`
+/// questions, or adds answers nobody asked for.
+struct Miscounting {
+    inner: FakeRegistry,
+    keep: usize,
+    extra: usize,
+}
+
+#[async_trait::async_trait]
+impl FreshnessChecker for Miscounting {
+    async fn check(&self, query: &FreshnessQuery) -> Freshness {
+        self.inner.check(query).await
+    }
+
+    async fn check_many(&self, queries: &[FreshnessQuery], _: usize) -> Vec<Freshness> {
+        let mut answers = Vec::new();
+        for query in queries.iter().take(self.keep) {
+            answers.push(self.inner.check(query).await);
+        }
+        answers.extend(std::iter::repeat_n(Freshness::Fresh, self.extra));
+        answers
+    }
+
+    async fn pull_auth(
+        &self,
+        reference: &str,
+    ) -> Result<Option<watchtower_container_client::PullAuth>, Error> {
+        self.inner.pull_auth(reference).await
+    }
+}
+
+#[tokio::test]
+async fn a_checker_answering_too_few_questions_fails_those_containers_without_a_panic() {
+    for check_only in [false, true] {
+        let (e, r) = (FakeEngine::new(), FakeRegistry::new());
+        stale_image(&e, &r, "app:latest");
+        stale_image(&e, &r, "db:1");
+        e.run("web", "app:latest");
+        e.run("db", "db:1");
+        let checker = Miscounting {
+            inner: r,
+            keep: 1,
+            extra: 0,
+        };
+        let u = Updater::new(e, checker, Params::default());
+        let report = if check_only {
+            u.check(&Filter::all()).await.unwrap()
+        } else {
+            u.update(&Filter::all()).await.unwrap()
+        };
+        let answered = u.registry().inner.asked();
+        assert_eq!(answered.len(), 1, "{answered:?}");
+        let (with, without) = if answered[0] == "app:latest" {
+            ("web", "db")
+        } else {
+            ("db", "web")
+        };
+        let expected = if check_only {
+            State::Stale
+        } else {
+            State::Updated
+        };
+        assert_eq!(entry(&report, with).state(), expected, "{report:#?}");
+        let missing = entry(&report, without);
+        assert_eq!(missing.state(), State::Failed, "{report:#?}");
+        assert_eq!(missing.failed_step(), Some(FailedStep::Check));
+        assert!(
+            missing.error().unwrap().contains("gave no answer"),
+            "{:?}",
+            missing.error()
+        );
+        // Nothing was pulled for the container without an answer.
+        let pulls = u.client().calls_of(&["pull"]);
+        assert!(
+            pulls.iter().all(|p| p == &format!("pull {}", answered[0])),
+            "{pulls:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_checker_answering_too_many_questions_is_harmless() {
+    let (e, r) = (FakeEngine::new(), FakeRegistry::new());
+    stale_image(&e, &r, "app:latest");
+    e.run("web", "app:latest");
+    let checker = Miscounting {
+        inner: r,
+        keep: usize::MAX,
+        extra: 3,
+    };
+    let u = Updater::new(e, checker, Params::default());
+    let report = u.update(&Filter::all()).await.unwrap();
+    assert_eq!(entry(&report, "web").state(), State::Updated);
+    assert_eq!(report.all().len(), 1);
 }
 
 #[tokio::test]
