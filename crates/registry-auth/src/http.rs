@@ -27,7 +27,8 @@ use crate::{Error, TransportErrorKind};
 pub struct HttpOptions {
     /// TLS verification settings (`--registry-ca`, `--insecure-registry`).
     pub tls: TlsSettings,
-    /// Limit for establishing a TCP connection.
+    /// Limit for establishing a TCP connection (to the registry or the proxy), and for the
+    /// proxy's answer to a `CONNECT`.
     pub connect_timeout: Duration,
     /// Limit for a whole request: connect, TLS handshake, response and body.
     pub request_timeout: Duration,
@@ -226,7 +227,7 @@ impl HttpClient {
         tcp.set_connect_timeout(Some(options.connect_timeout));
         tcp.set_nodelay(true);
         tcp.set_keepalive(Some(Duration::from_secs(60)));
-        let counting = RegistryConnector::new(
+        let connector = RegistryConnector::new(
             tcp,
             proxies.clone(),
             connections.clone(),
@@ -241,7 +242,7 @@ impl HttpClient {
             .with_tls_config(tls)
             .https_or_http()
             .enable_all_versions()
-            .wrap_connector(counting);
+            .wrap_connector(connector);
         let client = Client::builder(TokioExecutor::new())
             .pool_idle_timeout(options.pool_idle_timeout)
             .pool_timer(TokioTimer::new())
