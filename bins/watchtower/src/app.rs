@@ -229,7 +229,7 @@ async fn bind(config: &Config) -> Result<TcpListener, watchtower_http_api::Error
         Ok(listener) => Ok(listener),
         Err(err) if config.http_api.host.is_empty() => {
             let v4 = SocketAddr::from((Ipv4Addr::UNSPECIFIED, config.http_api.port));
-            tracing::debug!(error = %err, "no IPv6 listener, trying IPv4");
+            tracing::debug!(notify = "no", error = %err, "no IPv6 listener, trying IPv4");
             watchtower_http_api::bind(v4).await
         }
         Err(err) => Err(err),

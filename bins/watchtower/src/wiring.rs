@@ -172,6 +172,7 @@ async fn start_and_run(config: Config, notifier: Notifier) -> Result<Exit, Start
             source,
         })?;
     tracing::debug!(
+        notify = "no",
         server = %engine.server_version,
         api = %engine.api_version,
         "connected to the Docker engine"

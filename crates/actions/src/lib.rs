@@ -80,6 +80,14 @@
 //!    container is never stopped: it is renamed aside and its successor started;
 //! 6. with `cleanup`, remove the old images no container uses any more; run `post-check` hooks.
 //!
+//! # Logging
+//!
+//! Sessions log `tracing` events with structured fields (`container`, `image`, `reason`).
+//! Bookkeeping lines that every session writes ("checking containers for updated images",
+//! "session done" with the counts) carry the field `notify = "no"`: the binary's
+//! notification layer leaves them in the local log, so a session notification holds what
+//! happened to containers, as the original's did.
+//!
 //! # Dependencies
 //!
 //! The container engine only through the `ContainerClient` trait, registries only through

@@ -1376,6 +1376,94 @@ async fn reconciling_respects_the_scope_and_leaves_watchtower_to_its_successor()
 }
 
 // ---------------------------------------------------------------------------------------
+// Logging
+
+/// The events of a session: message and the value of the `notify` field, if any.
+#[derive(Clone, Default)]
+struct Events(std::sync::Arc<std::sync::Mutex<Vec<(String, Option<String>)>>>);
+
+#[derive(Default)]
+struct EventFields {
+    message: String,
+    notify: Option<String>,
+}
+
+impl tracing::field::Visit for EventFields {
+    fn record_str(&mut self, field: &tracing::field::Field, value: &str) {
+        if field.name() == "notify" {
+            self.notify = Some(value.to_owned());
+        }
+    }
+
+    fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+        if field.name() == "message" {
+            self.message = format!("{value:?}");
+        }
+    }
+}
+
+impl tracing::Subscriber for Events {
+    fn enabled(&self, _: &tracing::Metadata<'_>) -> bool {
+        true
+    }
+    fn new_span(&self, _: &tracing::span::Attributes<'_>) -> tracing::span::Id {
+        tracing::span::Id::from_u64(1)
+    }
+    fn record(&self, _: &tracing::span::Id, _: &tracing::span::Record<'_>) {}
+    fn record_follows_from(&self, _: &tracing::span::Id, _: &tracing::span::Id) {}
+    fn event(&self, event: &tracing::Event<'_>) {
+        let mut fields = EventFields::default();
+        event.record(&mut fields);
+        self.0.lock().unwrap().push((fields.message, fields.notify));
+    }
+    fn enter(&self, _: &tracing::span::Id) {}
+    fn exit(&self, _: &tracing::span::Id) {}
+}
+
+impl Events {
+    /// The `notify` field of the event with `message` (panics when there is none).
+    fn notify_of(&self, message: &str) -> Option<String> {
+        let events = self.0.lock().unwrap();
+        events
+            .iter()
+            .find(|(m, _)| m == message)
+            .unwrap_or_else(|| panic!("no event {message:?} in {events:?}"))
+            .1
+            .clone()
+    }
+}
+
+#[tokio::test]
+async fn session_bookkeeping_is_local_only_and_container_events_are_not() {
+    use tracing::instrument::WithSubscriber as _;
+
+    let (e, r) = (FakeEngine::new(), FakeRegistry::new());
+    stale_image(&e, &r, "app:latest");
+    e.run("web", "app:latest");
+    let u = updater(e, r, Params::default());
+    let events = Events::default();
+    u.update(&Filter::all())
+        .with_subscriber(events.clone())
+        .await
+        .unwrap();
+    u.check(&Filter::all())
+        .with_subscriber(events.clone())
+        .await
+        .unwrap();
+
+    let local = Some("no".to_owned());
+    assert_eq!(events.notify_of("session done"), local);
+    assert_eq!(
+        events.notify_of("checking containers for updated images"),
+        local
+    );
+    assert_eq!(events.notify_of("checking containers (no changes)"), local);
+    // What happened to containers still reaches notifications.
+    assert_eq!(events.notify_of("found a newer image"), None);
+    assert_eq!(events.notify_of("updated"), None);
+}
+
+// ---------------------------------------------------------------------------------------
 // Cancellation and session errors
 
 #[tokio::test]

@@ -60,6 +60,7 @@ where
     pub async fn check(&self, filter: &Filter) -> Result<Report, Error> {
         let selected = self.list(filter).await?;
         info!(
+            notify = "no",
             containers = selected.len(),
             "checking containers (no changes)"
         );
@@ -100,6 +101,7 @@ where
             watchtower_lifecycle::pre_check(&self.client, &selected).await;
         }
         info!(
+            notify = "no",
             containers = selected.len(),
             "checking containers for updated images"
         );
@@ -340,9 +342,12 @@ fn cancelled() -> Outcome {
     Outcome::Skipped("the session was cancelled before this container was updated".to_owned())
 }
 
+/// The session summary: for the local log only, like the original's "Session done" (the
+/// report itself goes to notifications).
 fn log_done(report: &Report) {
     let counts = report.counts();
     info!(
+        notify = "no",
         scanned = counts.scanned,
         updated = counts.updated,
         failed = counts.failed,

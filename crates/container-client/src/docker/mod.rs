@@ -57,7 +57,9 @@ impl DockerClient {
     /// docs). Fails when the engine does not answer or speaks no version this client knows.
     pub async fn connect(options: DockerOptions) -> Result<Self> {
         let (docker, host, api) = connect::connect(&options).await?;
-        info!(host = %host, api_version = %api, "connected to the docker engine");
+        // Once per process, not an event worth a notification (`notify = "no"`: the
+        // binary's notification layer leaves such lines in the local log).
+        info!(notify = "no", host = %host, api_version = %api, "connected to the docker engine");
         Ok(Self { docker, host, api })
     }
 
