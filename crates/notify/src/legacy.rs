@@ -9,6 +9,7 @@ use url::Url;
 use url::form_urlencoded::byte_serialize;
 
 use crate::Error;
+use crate::service::redact_request_url;
 
 /// The original's default notification colour (`#406170`).
 pub const COLOR_HEX: &str = "#406170";
@@ -97,7 +98,14 @@ impl fmt::Debug for LegacyOptions {
             .field("email_server_password", &set(&self.email_server_password))
             .field("slack_hook_url", &set(&self.slack_hook_url))
             .field("msteams_hook", &set(&self.msteams_hook))
-            .field("gotify_url", &self.gotify_url)
+            .field(
+                "gotify_url",
+                &if self.gotify_url.is_empty() {
+                    String::new()
+                } else {
+                    redact_request_url(&self.gotify_url)
+                },
+            )
             .field("gotify_token", &set(&self.gotify_token))
             .finish_non_exhaustive()
     }

@@ -291,10 +291,21 @@ pub(crate) struct Pushover {
 }
 
 /// The scheme of a URL as the original names it: text before the first `:`, or `invalid`.
+///
+/// Only text that can be a URL scheme (a letter, then letters, digits, `+`, `-`, `.`; at most
+/// 32 characters) is shown: in a value without a scheme the text before the first `:` may be
+/// a token (`123456:<bot secret>`) and must not end up in an error.
 pub(crate) fn scheme_of(raw: &str) -> String {
-    match raw.find(':') {
-        Some(i) if i > 0 => raw[..i].to_owned(),
-        _ => "invalid".to_owned(),
+    let candidate = raw.trim().split_once(':').map_or("", |(scheme, _)| scheme);
+    let is_scheme = (1..=32).contains(&candidate.len())
+        && candidate.starts_with(|c: char| c.is_ascii_alphabetic())
+        && candidate
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'));
+    if is_scheme {
+        candidate.to_owned()
+    } else {
+        "invalid".to_owned()
     }
 }
 

@@ -483,3 +483,96 @@ fn debug_output_hides_secrets_and_building_needs_a_runtime() {
     let err = Notifier::new(config).unwrap_err();
     assert!(matches!(err, Error::NoRuntime), "{err}");
 }
+
+#[tokio::test]
+async fn no_configuration_type_shows_a_secret_in_debug_or_errors() {
+    let slack_bot = SLACK_BOT;
+    let secrets = [
+        "SlackHookS3cret",
+        "4mt0t4l1YL3g1T5L4cK70k3N",
+        "DiscordS3cret",
+        "TelegramS3cret",
+        "AzyoeNS.D4iJLVa",
+        "GenericPassS3cret",
+        "GenericPathS3cret",
+        "GenericQueryS3cret",
+        "GenericHeaderS3cret",
+        "SmtpPassS3cret",
+        "NtfyPassS3cret",
+        "PushoverS3cret",
+        "LegacyMailS3cret",
+        "LegacySlackS3cret",
+        "LegacyTeamsS3cret",
+        "LegacyGotifyUrlS3cret",
+        "BzyoeNS.D4iJLVa",
+    ];
+    let full = NotifierConfig {
+        urls: vec![
+            "slack://hook:T01234567X-B01234567X-SlackHookS3cret123456789@webhook".to_owned(),
+            format!("slack://xoxb:{slack_bot}@C0CHANNEL"),
+            "discord://DiscordS3cret@424242".to_owned(),
+            "telegram://123456:TelegramS3cret@telegram?chats=1".to_owned(),
+            "gotify://gotify.example/AzyoeNS.D4iJLVa".to_owned(),
+            "generic://u:GenericPassS3cret@hooks.example/GenericPathS3cret?token=GenericQueryS3cret&@xApiKey=GenericHeaderS3cret".to_owned(),
+            "smtp://mailer:SmtpPassS3cret@mail.example:587/?fromaddress=a@example.com&toaddresses=b@example.com".to_owned(),
+            "ntfy://n:NtfyPassS3cret@ntfy.example/topic".to_owned(),
+            "pushover://shoutrrr:PushoverS3cret@userkey/".to_owned(),
+        ],
+        legacy: LegacyOptions {
+            email_server_password: "LegacyMailS3cret".to_owned(),
+            slack_hook_url: "https://hooks.slack.com/services/A/B/LegacySlackS3cret".to_owned(),
+            msteams_hook: "https://example.webhook.office.com/webhookb2/LegacyTeamsS3cret"
+                .to_owned(),
+            gotify_url: "https://gu:LegacyGotifyUrlS3cret@gotify.example".to_owned(),
+            gotify_token: "BzyoeNS.D4iJLVa".to_owned(),
+            ..LegacyOptions::default()
+        },
+        ..NotifierConfig::default()
+    };
+    let mut texts = vec![
+        format!("{full:?}"),
+        format!("{full:#?}"),
+        format!("{:?}", full.legacy),
+    ];
+    let (notifier, layer) = Notifier::new(NotifierConfig {
+        legacy: LegacyOptions::default(),
+        ..full.clone()
+    })
+    .unwrap();
+    texts.push(format!("{notifier:?} {layer:?}"));
+    // Errors, as Display and Debug, for URLs each service refuses.
+    for bad in [
+        "slack://hook:T0000-SlackHookS3cret@webhook",
+        "discord://DiscordS3cret@424242?bogus=1",
+        "telegram://123456:TelegramS3cret@telegram",
+        "generic://u:GenericPassS3cret@hooks.example/GenericPathS3cret?template=bogus",
+        "smtp://mailer:SmtpPassS3cret@mail.example/?auth=bogus",
+        "matrix://m:NtfyPassS3cret@matrix.example/room",
+        // No scheme: the text before the first `:` is a token, not a scheme.
+        "123456:TelegramS3cret",
+        "T0000/B0000:PushoverS3cret",
+    ] {
+        let err = Notifier::new(config(vec![bad.to_owned()])).unwrap_err();
+        texts.push(format!("{err} {err:?}"));
+    }
+    let err = Notifier::new(config(vec!["123456:TelegramS3cret".to_owned()])).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("invalid invalid notification URL invalid://REDACTED"),
+        "{err}"
+    );
+    assert!(!err.to_string().contains("123456"), "{err}");
+    for text in &texts {
+        for secret in secrets {
+            assert!(!text.contains(secret), "{secret} in {text}");
+        }
+    }
+    // What is shown stays useful: services by scheme, servers by host.
+    assert!(
+        texts[0].contains("smtp://mail.example:587/REDACTED"),
+        "{}",
+        texts[0]
+    );
+    assert!(texts[0].contains("https://gotify.example"), "{}", texts[0]);
+    notifier.close().await;
+}
