@@ -40,9 +40,11 @@ impl ApiVersion {
         self >= Self::V1_44
     }
 
-    /// Whether the engine honours `MacAddress` in an endpoint's settings. Below, a user-set MAC
-    /// can only be given as the container-wide `Config.MacAddress`, which applies to the
-    /// network the container is created on.
+    /// Whether the engine honours `MacAddress` in an endpoint's settings at create. Below, a
+    /// user-set MAC can only be given as the container-wide `Config.MacAddress`, which applies
+    /// to the network the container is created on. Even from 1.44 the engine ignores the field
+    /// in `POST /networks/{id}/connect` (seen on Docker 26.1), which is why
+    /// [`creates_with_all_networks`](Self::creates_with_all_networks) matters for MACs too.
     pub fn has_endpoint_mac_address(self) -> bool {
         self >= Self::V1_44
     }

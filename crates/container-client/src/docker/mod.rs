@@ -438,9 +438,13 @@ impl ContainerClient for DockerClient {
             if attached.contains(&a.network) {
                 continue;
             }
-            if a.mac_address.is_some() && !self.api.has_endpoint_mac_address() {
+            // Engines apply an endpoint's MAC only at create (from API 1.44): Docker 20.10
+            // and 26.1 alike ignore it on connect, so a network connected here gets the
+            // engine's MAC. From 1.44 every network is attached at create and none comes here.
+            if a.mac_address.is_some() {
                 warn!(container = %spec.name, network = %a.network, api_version = %self.api,
-                    "this engine cannot keep a MAC address on a second network (needs API 1.44)");
+                    "a MAC address cannot be kept on a network connected after create (needs \
+                    API 1.44, where every network is attached at create); the engine picks one");
             }
             self.docker
                 .connect_network(
