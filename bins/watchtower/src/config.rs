@@ -558,15 +558,6 @@ struct Resolver<'a> {
 const BOOL_EXPECTED: &str =
     "expected true or false (also 1, t, T, TRUE, True, 0, f, F, FALSE, False)";
 
-/// Go's `strconv.ParseBool`, which the original used for flags and variables.
-fn parse_go_bool(value: &str) -> Option<bool> {
-    match value {
-        "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),
-        "0" | "f" | "F" | "FALSE" | "false" | "False" => Some(false),
-        _ => None,
-    }
-}
-
 impl<'a> Resolver<'a> {
     fn new(env: &'a dyn Env) -> Self {
         Self {
@@ -622,7 +613,9 @@ impl<'a> Resolver<'a> {
 
     fn boolean(&mut self, long: &'static str, cli: Option<&String>) -> Result<bool, ConfigError> {
         let raw = self.raw(long, cli);
-        let value = parse_go_bool(&raw.value).ok_or_else(|| raw.invalid(BOOL_EXPECTED))?;
+        // Go's `strconv.ParseBool`, as the original read flags, variables and labels.
+        let value = watchtower_actions::label::parse_bool(&raw.value)
+            .ok_or_else(|| raw.invalid(BOOL_EXPECTED))?;
         self.record(long, value.to_string());
         Ok(value)
     }

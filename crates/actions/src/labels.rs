@@ -24,7 +24,8 @@ pub const STOP_SIGNAL: &str = "com.centurylinklabs.watchtower.stop-signal";
 pub const ZODIAC_ORIGINAL_IMAGE: &str = "com.centurylinklabs.zodiac.original-image";
 
 /// Parses a boolean the way Go's `strconv.ParseBool` does (`1 t T TRUE true True` and
-/// `0 f F FALSE false False`); anything else is `None`.
+/// `0 f F FALSE false False`); anything else is `None`. The original read labels, flags and
+/// environment variables this way; the binary uses this function for its boolean flags too.
 pub fn parse_bool(value: &str) -> Option<bool> {
     match value {
         "1" | "t" | "T" | "TRUE" | "true" | "True" => Some(true),

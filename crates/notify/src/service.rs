@@ -428,6 +428,7 @@ impl Props {
 }
 
 /// Shoutrrr's booleans: yes/no, true/false, 1/0, on/off, y/n, any case.
+// Not watchtower_actions' Go-style parse_bool: other words, and notify stays independent.
 fn parse_bool(v: &str) -> Option<bool> {
     match v.trim().to_ascii_lowercase().as_str() {
         "yes" | "y" | "true" | "1" | "on" => Some(true),
