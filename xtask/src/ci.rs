@@ -57,6 +57,11 @@ pub(crate) fn run() -> Result<()> {
             .env(engine::SESSION_ENV, &session);
         step("doctests", doctests)?;
     }
+    // The engine tests again, on Docker Engine 26.1 (API 1.45) started beside this machine's.
+    step(
+        "engine tests on Docker Engine 26.1",
+        crate::second_engine::ci_step(&e2e, &session),
+    )?;
 
     step("leftovers", LeftoverCheck { session })?;
     step(

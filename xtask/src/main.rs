@@ -5,6 +5,8 @@
 //! cargo xtask deps    install what the tests need when it is missing (registry, busybox, engine)
 //! cargo xtask bench <name>   print benchmark figures (see `cargo xtask bench` for the list)
 //! cargo xtask man     the man page and shell completions, into target/man/
+//! cargo xtask engine-26 [-- CMD]   the engine tests (or CMD) against Docker Engine 26.1, started
+//!                     beside the machine's engine for the run (part of `cargo xtask ci`)
 //! ```
 //!
 //! `cargo xtask ci` is the test command named in the README and called by `.ci/run`.
@@ -15,6 +17,7 @@ mod ci;
 mod deps;
 mod engine;
 mod man;
+mod second_engine;
 
 use std::process::ExitCode;
 
@@ -28,7 +31,10 @@ commands:
   bench <name>
           print benchmark figures; `cargo xtask bench` lists the benches
   man [--out DIR]
-          write the man page watchtower.1 and shell completions (default target/man/)";
+          write the man page watchtower.1 and shell completions (default target/man/)
+  engine-26 [-- COMMAND [ARG...]]
+          start Docker Engine 26.1 (API 1.45, from Debian trixie) beside the machine's
+          engine, run the engine tests (or COMMAND) with DOCKER_HOST pointing at it, stop it";
 
 /// The benches `cargo xtask bench <name>` knows, with a one-line description each.
 const BENCHES: &[(&str, &str)] = &[
@@ -72,6 +78,7 @@ fn main() -> ExitCode {
         Some("deps") => deps::ensure_all(),
         Some("bench") => bench(args.get(1).map(String::as_str)),
         Some("man") => man::run(&args[1..]),
+        Some("engine-26") => second_engine::run(&args[1..]),
         Some("-h" | "--help" | "help") => {
             eprintln!("{USAGE}");
             return ExitCode::SUCCESS;
