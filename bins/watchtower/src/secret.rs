@@ -1,37 +1,13 @@
 //! Credentials held by the configuration, and the original's "secrets from files" rule.
+//!
+//! The credential type is `watchtower_registry_auth::Secret` (its `Debug` never shows the
+//! value; [`Secret::expose`] is the one way to read it); this module only decides when a
+//! flag's value names a file and reads it.
 
-use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
-/// A credential (token, password, webhook or service URL). `Debug` and `Display` never show
-/// it; [`Secret::expose`] is the one way to read it.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    /// Wraps a value.
-    pub fn new(value: impl Into<String>) -> Self {
-        Self(value.into())
-    }
-
-    /// The value, for the code that has to send it.
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl fmt::Debug for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("<redacted>")
-    }
-}
+pub use watchtower_registry_auth::Secret;
 
 /// Whether a secret value is to be read from a file, as the original decided: a value with
 /// a `:` anywhere but as its second character (`https://…`, `slack://…`) is never a path
@@ -117,7 +93,7 @@ mod tests {
     #[test]
     fn secrets_do_not_print() {
         let s = Secret::new("hunter2");
-        assert_eq!(format!("{s:?} {s}"), "<redacted> <redacted>");
+        assert_eq!(format!("{s:?}"), "<redacted>");
         assert_eq!(s.expose(), "hunter2");
     }
 }

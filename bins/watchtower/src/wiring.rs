@@ -254,10 +254,7 @@ fn registry_client(
     let mut credential_options = CredentialStore::options_from_env();
     credential_options.repo_user_pass =
         match (&config.registry.repo_user, &config.registry.repo_pass) {
-            (Some(user), Some(pass)) => Some((
-                user.clone(),
-                watchtower_registry_auth::Secret::new(pass.expose()),
-            )),
+            (Some(user), Some(pass)) => Some((user.clone(), pass.clone())),
             _ => None,
         };
     let credentials = CredentialStore::new(credential_options);
