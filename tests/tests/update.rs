@@ -10,6 +10,9 @@ use watchtower_testkit::{
     ContainerSpec, Engine, FixtureImage, FixtureSpec, Registry, RegistryMode,
 };
 
+/// The container label that puts a container in a watchtower scope.
+const SCOPE_LABEL: &str = "com.centurylinklabs.watchtower.scope";
+
 /// The image id the container `name` runs.
 async fn running_image(engine: &Engine, name: &str) -> anyhow::Result<String> {
     let inspect = engine.inspect_container(name).await?;
@@ -101,13 +104,18 @@ async fn http_api_needs_the_token_updates_on_request_and_serves_metrics() -> any
         .to_str()
         .expect("utf-8 path")
         .to_owned();
+    // The instance's scope is this run: its start-up clean-up of other watchtower instances
+    // and its sessions see only this run's containers.
+    let scope = engine.run_id().to_owned();
     let mut image =
         FixtureImage::publish(&engine, &registry, "e2e/api", FixtureSpec::default()).await?;
     let name = engine.unique_name("e2e-api");
     engine
         .run_container(
             &name,
-            ContainerSpec::new(image.reference()).network_mode("none"),
+            ContainerSpec::new(image.reference())
+                .network_mode("none")
+                .label(SCOPE_LABEL, &scope),
         )
         .await?;
     image.publish_next_version().await?;
@@ -124,6 +132,8 @@ async fn http_api_needs_the_token_updates_on_request_and_serves_metrics() -> any
             "0",
             "--registry-ca",
             &ca,
+            "--scope",
+            &scope,
             &name,
         ],
         &[("WATCHTOWER_HTTP_API_TOKEN", token)],
@@ -203,13 +213,20 @@ async fn http_api_needs_the_token_updates_on_request_and_serves_metrics() -> any
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn schedule_uses_the_local_time_zone_and_sigterm_exits_zero() -> anyhow::Result<()> {
-    let Some(_engine) = Engine::require().await else {
+    let Some(engine) = Engine::require().await else {
         return Ok(());
     };
     // POSIX TZ strings need no zoneinfo files: "XYZ-3" is UTC+3.
     for (tz, offset) in [("UTC0", "+0000"), ("XYZ-3", "+0300")] {
         let watchtower = Watchtower::start(
-            &["--schedule", "0 0 4 * * *", "e2e-no-such-container-77aa"],
+            &[
+                "--schedule",
+                "0 0 4 * * *",
+                // Not --run-once: the start-up clean-up of other instances looks only here.
+                "--scope",
+                engine.run_id(),
+                "e2e-no-such-container-77aa",
+            ],
             &[("TZ", tz)],
         )?;
         let line = watchtower
