@@ -45,7 +45,8 @@ pub struct RegistryOptions {
     pub request_timeout: Duration,
     /// Largest response body read.
     pub max_body_bytes: usize,
-    /// At most this many manifest requests run at once against one registry host.
+    /// At most this many manifest requests run at once against one registry host, counted
+    /// over every session of the client and its clones.
     pub per_host_concurrency: usize,
     /// How often a request answered with 429 is retried.
     pub max_rate_limit_retries: u32,
@@ -250,6 +251,9 @@ struct Inner {
     insecure: InsecureRegistries,
     insecure_all: bool,
     per_host: usize,
+    /// Manifest-request permits per registry host, shared by every session of this client,
+    /// so that `per_host_concurrency` holds however many sessions run at once.
+    permits: Mutex<HashMap<String, Arc<Semaphore>>>,
     clock: Arc<dyn Clock>,
     max_retries: u32,
     max_retry_wait: Duration,
@@ -303,6 +307,7 @@ impl Registry {
                 insecure: options.insecure_registries,
                 insecure_all,
                 per_host: options.per_host_concurrency.max(1),
+                permits: Mutex::default(),
                 clock: options.clock,
                 max_retries: options.max_rate_limit_retries,
                 max_retry_wait: options.max_retry_wait,
@@ -353,11 +358,20 @@ impl Registry {
     pub fn token_cache(&self) -> &Arc<TokenCache> {
         self.inner.tokens.cache()
     }
+
+    /// The manifest-request permits of `host`, shared by all sessions.
+    fn host_permits(&self, host: &str) -> Arc<Semaphore> {
+        lock(&self.inner.permits)
+            .entry(host.to_owned())
+            .or_insert_with(|| Arc::new(Semaphore::new(self.inner.per_host)))
+            .clone()
+    }
 }
 
 struct HostState {
     endpoint: OnceCell<Result<Arc<Endpoint>, Error>>,
-    permits: Semaphore,
+    /// The client's permits for this host (see `Inner::permits`).
+    permits: Arc<Semaphore>,
 }
 
 /// One round of checks. Endpoint discovery (scheme, challenge, credentials) happens once per
@@ -382,7 +396,7 @@ impl Session {
             .or_insert_with(|| {
                 Arc::new(HostState {
                     endpoint: OnceCell::new(),
-                    permits: Semaphore::new(self.registry.inner.per_host),
+                    permits: self.registry.host_permits(host),
                 })
             })
             .clone()
