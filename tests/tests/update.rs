@@ -13,6 +13,10 @@ use watchtower_testkit::{
 /// The container label that puts a container in a watchtower scope.
 const SCOPE_LABEL: &str = "com.centurylinklabs.watchtower.scope";
 
+/// The `User-Agent` prefix of watchtower's registry requests (the engine's pulls send
+/// `docker/…`).
+const WATCHTOWER_AGENT: &str = "watchtower/";
+
 /// The image id the container `name` runs.
 async fn running_image(engine: &Engine, name: &str) -> anyhow::Result<String> {
     let inspect = engine.inspect_container(name).await?;
@@ -55,11 +59,14 @@ async fn run_once_updates_a_container_from_an_https_registry_with_registry_ca() 
             "--registry-ca",
             &ca,
             "--registry-ca-validate",
+            // Every failed registry check would be logged at warn.
+            "--warn-on-head-failure",
+            "always",
             &name,
         ],
         &[],
     )?;
-    let code = watchtower.wait(Duration::from_secs(300)).await?;
+    let (code, log) = watchtower.wait_with_log(Duration::from_secs(300)).await?;
     assert_eq!(code, Some(0), "watchtower --run-once exit code");
 
     assert_eq!(
@@ -67,12 +74,35 @@ async fn run_once_updates_a_container_from_an_https_registry_with_registry_ca() 
         new_image,
         "the container runs version 2"
     );
-    // The freshness check went to the HTTPS registry, trusted through --registry-ca.
+    // The freshness check went to the HTTPS registry, trusted through --registry-ca: the
+    // engine's pull sends requests of its own, so only watchtower's User-Agent counts. Had
+    // the CA been ignored, the TLS handshake would fail before any HTTP request was logged
+    // (and the engine, which treats 127.0.0.1 as insecure, would still pull and update).
     registry.flush_access_log().await?;
+    let from_watchtower: Vec<_> = registry
+        .access_log()
+        .into_iter()
+        .filter(|e| e.user_agent.starts_with(WATCHTOWER_AGENT))
+        .collect();
+    let heads: Vec<_> = from_watchtower
+        .iter()
+        .filter(|e| e.method == "HEAD" && e.path.contains("/manifests/latest"))
+        .collect();
+    assert_eq!(
+        heads.len(),
+        1,
+        "one manifest HEAD from watchtower: {from_watchtower:#?}"
+    );
+    assert_eq!(heads[0].status, 200, "{heads:?}");
+    // The registry said stale; the update was not a pull after a failed check.
     assert!(
-        registry.count_requests("HEAD", "/manifests/latest") >= 1,
-        "no manifest HEAD reached the registry: {:?}",
-        registry.access_log()
+        log.iter().any(|l| l.contains("found a newer image")),
+        "{log:#?}"
+    );
+    assert!(
+        log.iter()
+            .all(|l| !l.contains("could not check the registry")),
+        "{log:#?}"
     );
     // Nothing else was renamed aside or left behind under another name.
     let leftovers: Vec<_> = engine
@@ -91,9 +121,13 @@ async fn run_once_updates_a_container_from_an_https_registry_with_registry_ca() 
     Ok(())
 }
 
+/// `?image=` is the only restriction (no container names are given): a stale container of
+/// another image stays untouched; then a selector written differently from the container's
+/// reference (with a tag where the container's has none, and the other way round) selects it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[allow(clippy::too_many_lines)] // one story: start, refuse, update, scrape, stop
-async fn http_api_needs_the_token_updates_on_request_and_serves_metrics() -> anyhow::Result<()> {
+#[allow(clippy::too_many_lines)] // one story: start, refuse, update one, the other, scrape, stop
+async fn http_api_needs_the_token_updates_only_selected_images_and_serves_metrics()
+-> anyhow::Result<()> {
     let Some(engine) = Engine::require().await else {
         return Ok(());
     };
@@ -107,19 +141,33 @@ async fn http_api_needs_the_token_updates_on_request_and_serves_metrics() -> any
     // The instance's scope is this run: its start-up clean-up of other watchtower instances
     // and its sessions see only this run's containers.
     let scope = engine.run_id().to_owned();
-    let mut image =
+    let mut api_image =
         FixtureImage::publish(&engine, &registry, "e2e/api", FixtureSpec::default()).await?;
-    let name = engine.unique_name("e2e-api");
+    let mut other_image =
+        FixtureImage::publish(&engine, &registry, "e2e/other", FixtureSpec::default()).await?;
+    // `127.0.0.1:PORT/e2e/api:latest`, with its tag.
+    let api = engine.unique_name("e2e-api");
     engine
         .run_container(
-            &name,
-            ContainerSpec::new(image.reference())
+            &api,
+            ContainerSpec::new(api_image.reference())
                 .network_mode("none")
                 .label(SCOPE_LABEL, &scope),
         )
         .await?;
-    image.publish_next_version().await?;
-    let new_image = image.image_id().to_owned();
+    // `127.0.0.1:PORT/e2e/other`, without a tag.
+    let other = engine.unique_name("e2e-other");
+    engine
+        .run_container(
+            &other,
+            ContainerSpec::new(other_image.repository())
+                .network_mode("none")
+                .label(SCOPE_LABEL, &scope),
+        )
+        .await?;
+    let other_old = running_image(&engine, &other).await?;
+    api_image.publish_next_version().await?;
+    other_image.publish_next_version().await?;
 
     let token = "e2e-token-5b1f";
     let watchtower = Watchtower::start(
@@ -134,7 +182,6 @@ async fn http_api_needs_the_token_updates_on_request_and_serves_metrics() -> any
             &ca,
             "--scope",
             &scope,
-            &name,
         ],
         &[("WATCHTOWER_HTTP_API_TOKEN", token)],
     )?;
@@ -154,21 +201,41 @@ async fn http_api_needs_the_token_updates_on_request_and_serves_metrics() -> any
         401
     );
     assert_ne!(
-        running_image(&engine, &name).await?,
-        new_image,
+        running_image(&engine, &api).await?,
+        api_image.image_id(),
         "nothing ran yet"
     );
 
-    let image_param = format!("/v1/update?image={}", image.repository());
-    let response = request(addr, Method::POST, &image_param, Some(token)).await?;
+    // Without a tag, for a container whose reference has one.
+    let select_api = format!("/v1/update?image={}", api_image.repository());
+    let response = request(addr, Method::POST, &select_api, Some(token)).await?;
     assert_eq!(response.status, 200, "{}", response.body);
     assert_eq!(response.content_type.as_deref(), Some("application/json"));
     let report: serde_json::Value = serde_json::from_str(&response.body)?;
+    assert_eq!(report["counts"]["scanned"], 1, "{report}");
     assert_eq!(report["counts"]["updated"], 1, "{report}");
     assert_eq!(
-        running_image(&engine, &name).await?,
-        new_image,
+        running_image(&engine, &api).await?,
+        api_image.image_id(),
         "updated by the request"
+    );
+    assert_eq!(
+        running_image(&engine, &other).await?,
+        other_old,
+        "a stale container of another image is not touched"
+    );
+
+    // With the default tag, for a container whose reference has none.
+    let select_other = format!("/v1/update?image={}:latest", other_image.repository());
+    let response = request(addr, Method::POST, &select_other, Some(token)).await?;
+    assert_eq!(response.status, 200, "{}", response.body);
+    let report: serde_json::Value = serde_json::from_str(&response.body)?;
+    assert_eq!(report["counts"]["scanned"], 1, "{report}");
+    assert_eq!(report["counts"]["updated"], 1, "{report}");
+    assert_eq!(
+        running_image(&engine, &other).await?,
+        other_image.image_id(),
+        "updated by the second request"
     );
 
     let metrics = request(addr, Method::GET, "/v1/metrics", Some(token)).await?;
