@@ -1378,9 +1378,12 @@ async fn reconciling_respects_the_scope_and_leaves_watchtower_to_its_successor()
 // ---------------------------------------------------------------------------------------
 // Logging
 
-/// The events of a session: message and the value of the `notify` field, if any.
+/// One recorded event: its message and the value of its `notify` field, if any.
+type Recorded = (String, Option<String>);
+
+/// The events of a session.
 #[derive(Clone, Default)]
-struct Events(std::sync::Arc<std::sync::Mutex<Vec<(String, Option<String>)>>>);
+struct Events(std::sync::Arc<std::sync::Mutex<Vec<Recorded>>>);
 
 #[derive(Default)]
 struct EventFields {
