@@ -150,13 +150,18 @@ impl Watchtower {
 
     /// Sends SIGTERM (through `kill`, to avoid unsafe code).
     pub fn terminate(&self) -> anyhow::Result<()> {
+        self.signal("TERM")
+    }
+
+    /// Sends the signal `name` (`TERM`, `INT`, ...) through `kill -<name>`.
+    pub fn signal(&self, name: &str) -> anyhow::Result<()> {
         let pid = self.child.id().context("the process already ended")?;
         let status = std::process::Command::new("kill")
-            .args(["-TERM", &pid.to_string()])
+            .args([format!("-{name}"), pid.to_string()])
             .status()
             .context("running kill")?;
         if !status.success() {
-            bail!("kill -TERM {pid} failed");
+            bail!("kill -{name} {pid} failed");
         }
         Ok(())
     }
