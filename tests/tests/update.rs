@@ -121,6 +121,19 @@ async fn run_once_updates_a_container_from_an_https_registry_with_registry_ca() 
     Ok(())
 }
 
+/// `POST /v1/update?image=<selector>`, asserting that the session scanned exactly one
+/// container and updated it.
+async fn update_one(addr: std::net::SocketAddr, token: &str, selector: &str) -> anyhow::Result<()> {
+    let path = format!("/v1/update?image={selector}");
+    let response = request(addr, Method::POST, &path, Some(token)).await?;
+    assert_eq!(response.status, 200, "{selector}: {}", response.body);
+    assert_eq!(response.content_type.as_deref(), Some("application/json"));
+    let report: serde_json::Value = serde_json::from_str(&response.body)?;
+    assert_eq!(report["counts"]["scanned"], 1, "{selector}: {report}");
+    assert_eq!(report["counts"]["updated"], 1, "{selector}: {report}");
+    Ok(())
+}
+
 /// `?image=` is the only restriction (no container names are given): a stale container of
 /// another image stays untouched; then a selector written differently from the container's
 /// reference (with a tag where the container's has none, and the other way round) selects it.
@@ -145,26 +158,18 @@ async fn http_api_needs_the_token_updates_only_selected_images_and_serves_metric
         FixtureImage::publish(&engine, &registry, "e2e/api", FixtureSpec::default()).await?;
     let mut other_image =
         FixtureImage::publish(&engine, &registry, "e2e/other", FixtureSpec::default()).await?;
-    // `127.0.0.1:PORT/e2e/api:latest`, with its tag.
+    // `127.0.0.1:PORT/e2e/api:latest`, with its tag, and `127.0.0.1:PORT/e2e/other` without.
     let api = engine.unique_name("e2e-api");
-    engine
-        .run_container(
-            &api,
-            ContainerSpec::new(api_image.reference())
-                .network_mode("none")
-                .label(SCOPE_LABEL, &scope),
-        )
-        .await?;
-    // `127.0.0.1:PORT/e2e/other`, without a tag.
     let other = engine.unique_name("e2e-other");
-    engine
-        .run_container(
-            &other,
-            ContainerSpec::new(other_image.repository())
-                .network_mode("none")
-                .label(SCOPE_LABEL, &scope),
-        )
-        .await?;
+    for (name, reference) in [
+        (&api, api_image.reference()),
+        (&other, other_image.repository()),
+    ] {
+        let spec = ContainerSpec::new(reference)
+            .network_mode("none")
+            .label(SCOPE_LABEL, &scope);
+        engine.run_container(name, spec).await?;
+    }
     let other_old = running_image(&engine, &other).await?;
     api_image.publish_next_version().await?;
     other_image.publish_next_version().await?;
@@ -207,13 +212,7 @@ async fn http_api_needs_the_token_updates_only_selected_images_and_serves_metric
     );
 
     // Without a tag, for a container whose reference has one.
-    let select_api = format!("/v1/update?image={}", api_image.repository());
-    let response = request(addr, Method::POST, &select_api, Some(token)).await?;
-    assert_eq!(response.status, 200, "{}", response.body);
-    assert_eq!(response.content_type.as_deref(), Some("application/json"));
-    let report: serde_json::Value = serde_json::from_str(&response.body)?;
-    assert_eq!(report["counts"]["scanned"], 1, "{report}");
-    assert_eq!(report["counts"]["updated"], 1, "{report}");
+    update_one(addr, token, &api_image.repository()).await?;
     assert_eq!(
         running_image(&engine, &api).await?,
         api_image.image_id(),
@@ -226,12 +225,7 @@ async fn http_api_needs_the_token_updates_only_selected_images_and_serves_metric
     );
 
     // With the default tag, for a container whose reference has none.
-    let select_other = format!("/v1/update?image={}:latest", other_image.repository());
-    let response = request(addr, Method::POST, &select_other, Some(token)).await?;
-    assert_eq!(response.status, 200, "{}", response.body);
-    let report: serde_json::Value = serde_json::from_str(&response.body)?;
-    assert_eq!(report["counts"]["scanned"], 1, "{report}");
-    assert_eq!(report["counts"]["updated"], 1, "{report}");
+    update_one(addr, token, &format!("{}:latest", other_image.repository())).await?;
     assert_eq!(
         running_image(&engine, &other).await?,
         other_image.image_id(),

@@ -120,14 +120,9 @@ mod tests {
 
     #[test]
     fn bad_selectors_name_the_culprit_once() {
-        for bad in [
-            "app@sha256:00",
-            "/app",
-            "app:",
-            "host:5000/",
-            "a b",
-            "Upper",
-        ] {
+        // What is refused is registry-auth's business (tested there); here, that a refusal
+        // becomes one line naming the selector.
+        for bad in ["app@sha256:00", "host:5000/", "Upper"] {
             let err = UpdateScope::from_query_values([bad])
                 .unwrap_err()
                 .to_string();
