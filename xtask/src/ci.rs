@@ -74,7 +74,9 @@ pub(crate) fn run() -> Result<()> {
 
 fn cargo(args: &[&str]) -> Command {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned()));
-    cmd.args(args);
+    // `cargo run` sets this for xtask; build scripts that watch it (ring's) would rebuild
+    // everything above them whenever a developer switches between xtask and plain cargo.
+    cmd.args(args).env_remove("CARGO_MANIFEST_DIR");
     cmd
 }
 

@@ -79,9 +79,11 @@ pub(crate) fn ci_step(e2e: &str, session: &str) -> Command {
         c.args(["run", "--quiet", "--package", "xtask", "--"]);
         c
     };
+    // Same environment as the main test step (see `ci::cargo`), so nothing is rebuilt.
     cmd.arg("engine-26")
         .env(E2E_VAR, e2e)
-        .env(SESSION_ENV, session);
+        .env(SESSION_ENV, session)
+        .env_remove("CARGO_MANIFEST_DIR");
     cmd
 }
 

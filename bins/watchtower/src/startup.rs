@@ -3,7 +3,6 @@
 
 use chrono::{DateTime, Local};
 
-use crate::config::FilterSettings;
 
 /// How sessions will run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,36 +80,6 @@ pub fn format_until(until: chrono::Duration) -> String {
     parts.join(", ")
 }
 
-/// The original's description of the container filter, for the startup message.
-pub fn filter_description(filter: &FilterSettings) -> String {
-    let mut parts = Vec::new();
-    if !filter.names.is_empty() {
-        parts.push(format!(
-            "which name matches \"{}\"",
-            filter.names.join("\" or \"")
-        ));
-    }
-    if !filter.disable_containers.is_empty() {
-        parts.push(format!(
-            "not named one of \"{}\"",
-            filter.disable_containers.join("\" or \"")
-        ));
-    }
-    if filter.label_enable {
-        parts.push("using enable label".to_owned());
-    }
-    match filter.scope.as_deref() {
-        Some("none") => parts.push("without a scope".to_owned()),
-        Some(scope) => parts.push(format!("in scope \"{scope}\"")),
-        None => {}
-    }
-    if parts.is_empty() {
-        "Checking all containers (except explicitly disabled with label)".to_owned()
-    } else {
-        format!("Only checking containers {}", parts.join(", "))
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
@@ -128,31 +97,6 @@ mod tests {
         assert_eq!(
             format_until(chrono::Duration::milliseconds(999)),
             "0 seconds"
-        );
-    }
-
-    #[test]
-    fn filter_descriptions() {
-        let mut filter = FilterSettings::default();
-        assert_eq!(
-            filter_description(&filter),
-            "Checking all containers (except explicitly disabled with label)"
-        );
-        filter.names = vec!["a".into(), "b".into()];
-        filter.disable_containers = vec!["c".into()];
-        filter.label_enable = true;
-        filter.scope = Some("x".into());
-        assert_eq!(
-            filter_description(&filter),
-            "Only checking containers which name matches \"a\" or \"b\", not named one of \"c\", using enable label, in scope \"x\""
-        );
-        let filter = FilterSettings {
-            scope: Some("none".into()),
-            ..FilterSettings::default()
-        };
-        assert_eq!(
-            filter_description(&filter),
-            "Only checking containers without a scope"
         );
     }
 
