@@ -1206,6 +1206,31 @@ async fn watchtower_updates_itself_by_renaming_aside_never_stopping() {
 }
 
 #[tokio::test]
+async fn a_second_session_leaves_the_aside_instance_to_its_successor() {
+    let (e, r) = (FakeEngine::new(), FakeRegistry::new());
+    stale_image(&e, &r, "wt:latest");
+    let me = e.run_with(
+        "watchtower",
+        "wt:latest",
+        labelled(&[(label::WATCHTOWER, "true")]),
+    );
+    let u = updater(e, r, Params::default());
+    u.update(&Filter::all()).await.unwrap();
+    let changes = || {
+        u.client()
+            .calls_of(&["stop", "rename", "create", "start", "remove"])
+    };
+    let after_first = changes();
+
+    // The old instance runs on, aside and stale, until its successor removes it: a session in
+    // between must not take it for a watchtower to update.
+    let report = u.update(&Filter::all()).await.unwrap();
+    assert_eq!(changes(), after_first);
+    assert!(report.all().iter().all(|c| c.id() != me.id), "{report:#?}");
+    assert_eq!(entry(&report, "watchtower").state(), State::Fresh);
+}
+
+#[tokio::test]
 async fn no_restart_never_touches_watchtower_itself() {
     let (e, r) = (FakeEngine::new(), FakeRegistry::new());
     stale_image(&e, &r, "wt:latest");

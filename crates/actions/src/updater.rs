@@ -8,7 +8,7 @@ use watchtower_session_report::{FailedStep, Report, ReportBuilder};
 
 use crate::check::{self, Entry, Mode, Verdict};
 use crate::order::Ordering;
-use crate::reconcile::{Reconciled, reconcile};
+use crate::reconcile::{Reconciled, original_name, reconcile};
 use crate::update::{Job, Outcome, Protocol, StopPhase, Stopped};
 use crate::{Error, Filter, FreshnessChecker, Params, labels};
 
@@ -178,7 +178,19 @@ where
             .list_containers(options)
             .await
             .map_err(|source| Error::List { source })?;
-        Ok(all.into_iter().filter(|c| filter.matches(c)).collect())
+        // A container renamed aside (`<name>-wt-old-<id>`) belongs to an update in progress
+        // or an interrupted one: `reconcile` settles it, and a self-updated watchtower waits
+        // there for its successor to remove it. Updating it would make a second replacement.
+        Ok(all
+            .into_iter()
+            .filter(|c| {
+                let aside = original_name(c).is_some();
+                if aside {
+                    debug!(container = %c.name, "renamed aside by an update: not a candidate");
+                }
+                !aside && filter.matches(c)
+            })
+            .collect())
     }
 
     /// Decides which containers are recreated, in which order: stale ones that are not

@@ -18,7 +18,7 @@ use watchtower_actions::{
     Filter, Params, RegistryChecker, Updater, aside_name, cleanup_excess_instances, label,
     original_name,
 };
-use watchtower_container_client::{ContainerClient, DockerClient};
+use watchtower_container_client::{ContainerClient, DockerClient, ListOptions};
 use watchtower_registry_digest::RegistryOptions;
 use watchtower_session_report::State;
 use watchtower_testkit::{
@@ -365,5 +365,46 @@ async fn one_instance_per_scope_the_newest_stays() -> anyhow::Result<()> {
         0
     );
     assert!(w.state(&other_id).await?.1);
+    Ok(())
+}
+
+/// A session between a self-update and the successor's start-up must leave the renamed-aside
+/// old instance alone (it is running, watchtower-labelled, in scope and stale). It once
+/// self-updated it: a third instance under `<name>-wt-old-<id>`, the old one renamed
+/// `<name>-wt-old-<id>-wt-old-<id>`, and the successor removed by the instance cleanup.
+#[tokio::test]
+async fn a_session_before_the_successor_starts_leaves_the_aside_instance_alone()
+-> anyhow::Result<()> {
+    let Some(w) = World::new().await? else {
+        return Ok(());
+    };
+    let mut image = w.fixture("self-update/between").await?;
+    let v1 = image.image_id().to_owned();
+    let (name, old_id) = w.instance("watchtower", &image, w.scope()).await?;
+    let aside = aside_name(&w.docker.inspect_container(&old_id).await?);
+    image.publish_next_version().await?;
+    let updater = w.updater(Params::default())?;
+    let filter = Filter::all().scope(w.scope());
+    assert_eq!(updater.update(&filter).await?.updated().len(), 1);
+
+    // The old instance's next session, before its successor has stopped it.
+    let report = updater.update(&filter).await?;
+    assert!(report.updated().is_empty(), "{report:#?}");
+    assert!(report.failed().is_empty(), "{report:#?}");
+    assert_eq!(w.state(&old_id).await?, (aside, true, v1));
+    assert!(w.state(&name).await?.1);
+    let instances: Vec<String> = w
+        .docker
+        .list_containers(ListOptions::default())
+        .await?
+        .into_iter()
+        .filter(|c| label::is_watchtower(c) && label::scope_of(c) == w.scope())
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(
+        instances.len(),
+        2,
+        "old instance and successor only: {instances:?}"
+    );
     Ok(())
 }
