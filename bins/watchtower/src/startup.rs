@@ -3,7 +3,6 @@
 
 use chrono::{DateTime, Local};
 
-
 /// How sessions will run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RunMode {
