@@ -35,7 +35,7 @@ use watchtower_session_report::Report;
 use watchtower_tls_config::TlsSettings;
 
 use crate::app::{App, AppError, Exit, StartupSink};
-use crate::config::{Config, LogLevel, WarnOnHeadFailure};
+use crate::config::{Config, LogLevel, NotificationSettings, WarnOnHeadFailure};
 use crate::scheduler::SystemClock;
 use crate::sessions::{SessionFailed, SessionRunner};
 
@@ -86,6 +86,32 @@ pub fn notifier(config: &Config) -> Result<(Notifier, NotifyLayer), StartupError
         LogLevel::Debug => Level::Debug,
         LogLevel::Trace => Level::Trace,
     };
+    let legacy = legacy_options(n);
+    let notifier_config = NotifierConfig {
+        urls: n.urls.iter().map(|u| u.expose().to_owned()).collect(),
+        legacy,
+        level,
+        template: n.template.clone(),
+        report: n.report,
+        delay: std::time::Duration::from_secs(n.delay_seconds),
+        hostname: n.hostname.clone(),
+        title_tag: n.title_tag.clone(),
+        email_subject_tag: n.email.subject_tag.clone(),
+        skip_title: n.skip_title,
+        log_stdout: n.log_stdout,
+        ..NotifierConfig::default()
+    };
+    let (notifier, layer) = Notifier::new(notifier_config).map_err(StartupError::Notifications)?;
+    if !config.no_startup_message {
+        notifier.start_session();
+    }
+    Ok((notifier, layer))
+}
+
+/// The legacy `--notifications` settings as the notify crate takes them (secrets exposed:
+/// [`LegacyOptions`]' `Debug` redacts them again). Shared by the notifier and
+/// `notify-upgrade`, so both convert the same settings to the same URLs.
+pub fn legacy_options(n: &NotificationSettings) -> LegacyOptions {
     let mut legacy = LegacyOptions {
         types: n.types.iter().map(|t| t.as_str().to_owned()).collect(),
         email_from: n.email.from.clone(),
@@ -108,25 +134,7 @@ pub fn notifier(config: &Config) -> Result<(Notifier, NotifyLayer), StartupError
     legacy.gotify_url.clone_from(&n.gotify_url);
     legacy.gotify_token = expose(n.gotify_token.as_ref());
     legacy.gotify_tls_skip_verify = n.gotify_tls_skip_verify;
-    let notifier_config = NotifierConfig {
-        urls: n.urls.iter().map(|u| u.expose().to_owned()).collect(),
-        legacy,
-        level,
-        template: n.template.clone(),
-        report: n.report,
-        delay: std::time::Duration::from_secs(n.delay_seconds),
-        hostname: n.hostname.clone(),
-        title_tag: n.title_tag.clone(),
-        email_subject_tag: n.email.subject_tag.clone(),
-        skip_title: n.skip_title,
-        log_stdout: n.log_stdout,
-        ..NotifierConfig::default()
-    };
-    let (notifier, layer) = Notifier::new(notifier_config).map_err(StartupError::Notifications)?;
-    if !config.no_startup_message {
-        notifier.start_session();
-    }
-    Ok((notifier, layer))
+    legacy
 }
 
 fn expose(secret: Option<&crate::secret::Secret>) -> String {
