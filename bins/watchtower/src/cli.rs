@@ -4,6 +4,8 @@
 //!
 //! Boolean flags take an optional `=true`/`=false` like the original's (`--cleanup=false`).
 
+use std::path::PathBuf;
+
 use clap::{Args, CommandFactory, Parser, Subcommand};
 
 use crate::flags::FLAGS;
@@ -42,6 +44,47 @@ pub enum Command {
         /// The shell to complete for.
         shell: clap_complete::Shell,
     },
+    /// Print the legacy notification settings as notification URLs, ready for an env file.
+    #[command(
+        long_about = "Print the legacy notification settings (--notifications email, slack, \
+                      msteams or gotify and their flags or WATCHTOWER_* variables) as one \
+                      WATCHTOWER_NOTIFICATION_URL=<url> <url>... line, together with the \
+                      URLs of --notification-url, in Docker env-file syntax. The output holds \
+                      the secrets (passwords, tokens, webhook URLs) of those settings: keep it \
+                      private. With --output it goes to a new file (mode 0600) instead of \
+                      standard output. Replace the legacy settings with its lines; keeping \
+                      both sends every notification twice."
+    )]
+    NotifyUpgrade(Box<NotifyUpgradeArgs>),
+}
+
+/// `watchtower notify-upgrade`: the same options as the main command (only the notification
+/// ones matter) and where to write the result.
+#[derive(Debug, Args)]
+pub struct NotifyUpgradeArgs {
+    /// Write to this new file (created with mode 0600, never overwritten) instead of stdout.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
+
+    /// Accepted and ignored, so that a container's usual command line can be reused.
+    #[arg(value_name = "CONTAINER", hide = true)]
+    pub names: Vec<String>,
+
+    /// Every option of the main command.
+    #[command(flatten)]
+    pub flags: Flags,
+}
+
+impl NotifyUpgradeArgs {
+    /// The main command's view of these options, for [`crate::config::Config::resolve`].
+    pub fn into_cli(self: Box<Self>) -> (Option<PathBuf>, Cli) {
+        let cli = Cli {
+            command: None,
+            names: self.names,
+            flags: self.flags,
+        };
+        (self.output, cli)
+    }
 }
 
 /// Every option, as given on the command line (`None` when absent).
@@ -277,8 +320,20 @@ pub struct Flags {
 
 /// The clap command with each flag's environment variable and default added to its help,
 /// from the one table in [`crate::flags`]. Used for `--help`, completions and the man page.
+/// `notify-upgrade` accepts every option too, but its help shows only the notification ones.
 pub fn command() -> clap::Command {
-    let mut cmd = Cli::command();
+    with_env_and_defaults(Cli::command()).mut_subcommand("notify-upgrade", |sub| {
+        let mut sub = with_env_and_defaults(sub);
+        for spec in FLAGS {
+            if !spec.long.starts_with("notification") {
+                sub = sub.mut_arg(spec.id(), |arg| arg.hide(true));
+            }
+        }
+        sub
+    })
+}
+
+fn with_env_and_defaults(mut cmd: clap::Command) -> clap::Command {
     for spec in FLAGS {
         cmd = cmd.mut_arg(spec.id(), |arg| {
             let mut extra = Vec::new();
@@ -306,6 +361,24 @@ where
     T: Into<std::ffi::OsString> + Clone,
 {
     use clap::FromArgMatches;
-    let matches = command().try_get_matches_from(args)?;
-    Cli::from_arg_matches(&matches)
+    let mut cmd = command();
+    let matches = cmd.try_get_matches_from_mut(args)?;
+    let cli = Cli::from_arg_matches(&matches)?;
+    // A subcommand comes first (`watchtower notify-upgrade --cleanup`); after an option its
+    // name would be taken as a container to watch, and the subcommand silently not run.
+    if cli.command.is_none()
+        && let Some(name) = cli
+            .names
+            .iter()
+            .find(|n| cmd.get_subcommands().any(|s| s.get_name() == n.as_str()))
+    {
+        return Err(cmd.error(
+            clap::error::ErrorKind::ArgumentConflict,
+            format!(
+                "the subcommand {name} must be the first argument: watchtower {name} ... \
+                 (to watch a container of that name, write /{name})"
+            ),
+        ));
+    }
+    Ok(cli)
 }

@@ -10,7 +10,9 @@
 //! - [`sessions`]: one session at a time, for the scheduler, the API and `--run-once`;
 //! - [`scheduler`], [`signals`], [`startup`]: the process's rhythm and its first words;
 //! - [`app`]: all of that together, behind the [`sessions::SessionRunner`] seam;
-//! - [`wiring`]: the real parts (Docker, registries, notifications) plugged into [`app`].
+//! - [`wiring`]: the real parts (Docker, registries, notifications) plugged into [`app`];
+//! - [`notify_upgrade`]: the `notify-upgrade` subcommand (legacy notification settings as
+//!   URLs).
 #![warn(missing_docs)]
 
 pub mod app;
@@ -19,6 +21,7 @@ pub mod config;
 pub mod duration;
 pub mod flags;
 pub mod logging;
+pub mod notify_upgrade;
 pub mod schedule;
 pub mod scheduler;
 pub mod secret;

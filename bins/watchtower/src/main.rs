@@ -17,9 +17,24 @@ fn main() -> ExitCode {
             return ExitCode::from(u8::try_from(code).unwrap_or(2));
         }
     };
-    if let Some(Command::Completions { shell }) = cli.command {
-        watchtower::completions(shell, &mut std::io::stdout());
-        return ExitCode::SUCCESS;
+    match cli.command {
+        Some(Command::Completions { shell }) => {
+            watchtower::completions(shell, &mut std::io::stdout());
+            return ExitCode::SUCCESS;
+        }
+        Some(Command::NotifyUpgrade(args)) => {
+            let (stdout, stderr) = (std::io::stdout(), std::io::stderr());
+            return match watchtower::notify_upgrade::run(
+                args,
+                &ProcessEnv,
+                &mut stdout.lock(),
+                &mut stderr.lock(),
+            ) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => fail(&err),
+            };
+        }
+        None => {}
     }
     let config = match Config::resolve(&cli, &ProcessEnv) {
         Ok(config) => config,
