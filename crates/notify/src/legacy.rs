@@ -5,8 +5,8 @@ use std::fmt;
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use url::Url;
-use url::form_urlencoded::byte_serialize;
 
 use crate::Error;
 use crate::service::redact_request_url;
@@ -111,8 +111,16 @@ impl fmt::Debug for LegacyOptions {
     }
 }
 
+/// Everything but RFC 3986's unreserved characters is escaped. Form encoding would write a
+/// space as `+`, which the user-info part of a URL reads back as a literal `+`.
+const ESCAPED: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
 fn enc(s: &str) -> String {
-    byte_serialize(s.as_bytes()).collect()
+    utf8_percent_encode(s, ESCAPED).to_string()
 }
 
 impl LegacyOptions {
@@ -307,5 +315,31 @@ impl LegacyOptions {
             out.push_str("?disabletls=Yes");
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::Service;
+
+    #[test]
+    fn email_credentials_survive_the_url_with_spaces_and_symbols() {
+        let options = LegacyOptions {
+            types: vec!["email".to_owned()],
+            email_from: "watchtower+ops@example.com".to_owned(),
+            email_to: "ops+alerts@example.com".to_owned(),
+            email_server: "mail.example.com".to_owned(),
+            email_server_user: "user name@example.com".to_owned(),
+            email_server_password: "p ss+w:rd/%&?#".to_owned(),
+            ..LegacyOptions::default()
+        };
+        let (urls, _) = options.to_urls().unwrap();
+        let service = Service::parse(&urls[0]).unwrap();
+        let smtp = service.smtp().unwrap();
+        assert_eq!(smtp.username, "user name@example.com");
+        assert_eq!(smtp.password, "p ss+w:rd/%&?#");
+        assert_eq!(smtp.from_address, "watchtower+ops@example.com");
+        assert_eq!(smtp.to, ["ops+alerts@example.com"]);
     }
 }
