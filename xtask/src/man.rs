@@ -8,7 +8,8 @@ use anyhow::Context as _;
 use clap_complete::Shell;
 use clap_mangen::roff::{Roff, bold, roman};
 
-/// Writes `watchtower.1` and `completions/` (bash, zsh, fish, elvish, PowerShell).
+/// Writes `watchtower.1`, a page per subcommand, and `completions/` (bash, zsh, fish, elvish,
+/// PowerShell).
 pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     let out = match args {
         [] => workspace_root().join("target").join("man"),
@@ -22,6 +23,19 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     render_man_page(&mut text)?;
     std::fs::write(&page, text).with_context(|| format!("writing {}", page.display()))?;
     eprintln!("wrote {}", page.display());
+    // The main page's SEE ALSO names `watchtower-<subcommand>(1)`: write those pages too.
+    let main = watchtower::cli::command();
+    for sub in main.get_subcommands().filter(|s| !s.is_hide_set()) {
+        let name = format!("watchtower-{}", sub.get_name());
+        let page = out.join(format!("{name}.1"));
+        let mut text = Vec::new();
+        clap_mangen::Man::new(sub.clone().display_name(&name).bin_name(&name))
+            .title(name.to_uppercase())
+            .manual("Watchtower")
+            .render(&mut text)?;
+        std::fs::write(&page, text).with_context(|| format!("writing {}", page.display()))?;
+        eprintln!("wrote {}", page.display());
+    }
 
     let completions = out.join("completions");
     std::fs::create_dir_all(&completions)
