@@ -42,14 +42,26 @@
 //! | `WorkingDir`, `User`, `StopSignal` | Follow the new image when equal to the old image's; otherwise kept. |
 //! | `ExposedPorts` | The new image's, plus the container's ports the old image did not expose, plus every key of `HostConfig.PortBindings`. |
 //! | `Volumes` (anonymous) | The new image's, plus the container's mount points the old image did not declare. |
+//! | Anonymous volumes' data | Carried over, so a database's data survives its update (as `docker compose` does): each volume mounted in the old container under a name the engine generated (64 hex digits), at a destination that `Binds`, `Mounts` and `Tmpfs` give no source of their own, is mounted again at the same destination, by name, when the destination is still a volume of the new container (the `Volumes` above) or the user's host config asks for an anonymous volume there (a `Mounts` entry or bind without a source, whose source is then filled in). Others get a `HostConfig.Mounts` entry labelled [`CARRIED_VOLUME_LABEL`], which the next recreation decides again. A destination the new image no longer declares is not carried: the volume stays with the old container, and the new container gets nothing there. New `VOLUME`s get fresh volumes. Listed in [`RecreateSpec::carried_volumes`]. |
 //! | `Healthcheck` | Field by field (test, interval, timeout, start period, start interval, retries): equal to the old image's follows the new image, otherwise kept. A check the old image did not have is the user's, whole; `NONE` stays disabled; nothing left means no check. |
 //! | `Hostname`, `Domainname` | Kept only when the user set them: the default hostname (the old container's short ID) is dropped so the new container gets its own. Dropped for `network_mode` `host` or `container:` and `UTSMode=host`, where the engine refuses them. |
 //! | `Shell`, `OnBuild` | Build-time settings: dropped when equal to the old image's, never frozen in. |
 //! | `Tty`, `OpenStdin`, `StdinOnce`, `Attach*`, `StopTimeout` | Kept. |
 //! | `MacAddress` | A user-set MAC of the primary network is kept; engine-generated ones (`02:42:` + the IPv4 address) are never carried over. |
-//! | `HostConfig` | Kept whole: binds, mounts, tmpfs, port bindings, restart policy, resources and memory limits, capabilities, devices, log config, extra hosts, DNS, sysctls, ulimits, security options, init, IPC/PID/UTS/userns modes, runtime, ... `Links` are rewritten from the inspect form `/db:/web/db` to `db:db`. |
+//! | `HostConfig` | Kept whole (but for the carried anonymous volumes above): binds, named volumes, mounts, tmpfs, port bindings, restart policy, resources and memory limits, capabilities, devices, log config, extra hosts, DNS, sysctls, ulimits, security options, init, IPC/PID/UTS/userns modes, runtime, ... `Links` are rewritten from the inspect form `/db:/web/db` to `db:db`. |
 //! | Networks | Every endpoint is kept with its aliases (minus the old short-ID alias, which the engine would otherwise pile up), static IPv4/IPv6 (`IPAMConfig`), links, driver options and user-set MAC. The default `bridge` network gets no aliases (the engine rejects them there). |
 //! | `network_mode` | `host`, `none`, `bridge`, a user network: kept. `container:<x>` is read as the *name* of the container owning the namespace and resolved to the current container of that name at create time, so dependents follow a recreated parent. |
+//!
+//! Carried volumes are safe from container removal: the engine deletes a container's volumes
+//! (`v=true`: `--remove-volumes`, `--rm`, a rollback) only when the container mounted them
+//! without a name and no other container uses them. So the old container's removal keeps the
+//! volumes its successor uses, and removing a half-made successor deletes only the volumes the
+//! engine made for it. The flip side, as with `docker compose`: a volume once carried is never
+//! again deleted with a container; once unused it is dangling, and `docker volume prune` removes
+//! it. Volumes a container gets through `VolumesFrom` are not in [`Container::volume_mounts`]
+//! and come again through `VolumesFrom`. For a container started with `--rm`, which deletes its
+//! anonymous volumes as it stops, [`RecreateSpec::volume_holder`] keeps them in use meanwhile.
+//! Seen on Docker Engine 20.10 (API 1.41) and 26.1 (API 1.45) by `tests/docker_engine.rs`.
 //!
 //! ```
 //! use watchtower_container_client::{Container, ContainerConfig, Image, RecreateSpec};
@@ -104,7 +116,8 @@ pub use client::{ContainerClient, Result};
 pub use docker::{DockerClient, DockerOptions, EXEC_OUTPUT_LIMIT};
 pub use error::Error;
 pub use model::{
-    Container, ContainerConfig, ContainerState, EngineInfo, ExecOutcome, HealthStatus, Healthcheck,
-    HostConfig, Image, ListOptions, NetworkAttachment, NetworkMode, PullAuth, StopOptions,
+    CARRIED_VOLUME_LABEL, Container, ContainerConfig, ContainerState, EngineInfo, ExecOutcome,
+    HealthStatus, Healthcheck, HostConfig, Image, ListOptions, NetworkAttachment, NetworkMode,
+    PullAuth, StopOptions, VolumeMount,
 };
 pub use recreate::RecreateSpec;

@@ -2,9 +2,11 @@
 //!
 //! Plain data, no engine types: the engine's unit tests build these by hand.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::time::Duration;
+
+use bollard::models::{Mount, MountType, MountVolumeOptions, MountVolumeOptionsDriverConfig};
 
 /// Lifecycle state of a container as the engine reports it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -147,6 +149,9 @@ pub struct Container {
     pub network_mode: NetworkMode,
     /// Network endpoints (empty for `host`, `none` and `container:` modes).
     pub networks: Vec<NetworkAttachment>,
+    /// The volumes mounted in the container (`Mounts` entries of type `volume`, named and
+    /// anonymous), without those it got through `VolumesFrom` (they come again from there).
+    pub volume_mounts: Vec<VolumeMount>,
     /// The container's configuration, as the recreate rules need it.
     pub config: ContainerConfig,
     /// Host configuration, kept whole on recreation.
@@ -157,6 +162,32 @@ impl Container {
     /// The first 12 hex digits of the ID.
     pub fn short_id(&self) -> &str {
         short(&self.id)
+    }
+}
+
+/// A volume mounted in a container (a `Mounts` entry of type `volume`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct VolumeMount {
+    /// The volume's name: the user's for a named volume, 64 hex digits the engine generated
+    /// for an anonymous one.
+    pub name: String,
+    /// Where it is mounted in the container.
+    pub destination: String,
+    /// The volume driver (`local`), when the engine reports one.
+    pub driver: Option<String>,
+    /// Mounted read-write.
+    pub read_write: bool,
+}
+
+impl VolumeMount {
+    /// Whether the engine generated the name (64 lowercase hex digits), as it does for the
+    /// anonymous volumes of an image's `VOLUME` or of `-v /path`.
+    pub fn has_generated_name(&self) -> bool {
+        self.name.len() == 64
+            && self
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     }
 }
 
@@ -288,6 +319,148 @@ impl HostConfig {
         }
         self.inner.network_mode = Some(mode.to_engine_string());
     }
+
+    /// The mount destinations `Binds`, `Mounts` and `Tmpfs` name, by [`clean_path`], with how
+    /// they claim them.
+    pub(crate) fn mount_claims(&self) -> BTreeMap<String, MountClaim> {
+        let mut claims = BTreeMap::new();
+        for bind in self.inner.binds.iter().flatten() {
+            let (destination, claim) = match parse_bind(bind) {
+                Bind::Sourced { destination } => (destination, MountClaim::Source),
+                Bind::Sourceless { destination, .. } => (destination, MountClaim::Anonymous),
+            };
+            claims.insert(clean_path(destination), claim);
+        }
+        for m in self.inner.mounts.iter().flatten() {
+            let claim = if is_carried_entry(m) {
+                MountClaim::Carried
+            } else if m.typ == Some(MountType::VOLUME)
+                && m.source.as_deref().is_none_or(str::is_empty)
+            {
+                MountClaim::Anonymous
+            } else {
+                MountClaim::Source
+            };
+            claims.insert(clean_path(m.target.as_deref().unwrap_or_default()), claim);
+        }
+        for destination in self.inner.tmpfs.iter().flat_map(|t| t.keys()) {
+            claims.insert(clean_path(destination), MountClaim::Source);
+        }
+        claims
+    }
+
+    /// Mounts `carried` by name at their destinations: an entry of the user's without a
+    /// source gets the name filled in; any other volume gets a `Mounts` entry marked with
+    /// [`CARRIED_VOLUME_LABEL`]. Marked entries of an earlier recreation that `carried` does
+    /// not list are dropped. Nothing else changes.
+    pub(crate) fn set_carried_volumes(&mut self, carried: &[VolumeMount]) {
+        let had_mounts = self.inner.mounts.is_some();
+        let mut mounts = self.inner.mounts.take().unwrap_or_default();
+        mounts.retain(|m| !is_carried_entry(m));
+        for volume in carried {
+            let destination = clean_path(&volume.destination);
+            let at = |target: &str| clean_path(target) == destination;
+            if let Some(m) = mounts.iter_mut().find(|m| {
+                m.typ == Some(MountType::VOLUME)
+                    && m.source.as_deref().is_none_or(str::is_empty)
+                    && at(m.target.as_deref().unwrap_or_default())
+            }) {
+                m.source = Some(volume.name.clone());
+                continue;
+            }
+            if let Some(bind) = self.inner.binds.iter_mut().flatten().find(|b| {
+                matches!(parse_bind(b), Bind::Sourceless { destination, .. } if at(destination))
+            }) {
+                *bind = format!("{}:{bind}", volume.name);
+                continue;
+            }
+            let driver = volume
+                .driver
+                .clone()
+                .filter(|d| !d.is_empty() && d != "local");
+            mounts.push(Mount {
+                target: Some(volume.destination.clone()),
+                source: Some(volume.name.clone()),
+                typ: Some(MountType::VOLUME),
+                read_only: (!volume.read_write).then_some(true),
+                volume_options: Some(MountVolumeOptions {
+                    labels: Some(HashMap::from([(
+                        CARRIED_VOLUME_LABEL.to_owned(),
+                        "true".to_owned(),
+                    )])),
+                    driver_config: driver.map(|name| MountVolumeOptionsDriverConfig {
+                        name: Some(name),
+                        options: None,
+                    }),
+                    ..MountVolumeOptions::default()
+                }),
+                ..Mount::default()
+            });
+        }
+        self.inner.mounts = (had_mounts || !mounts.is_empty()).then_some(mounts);
+    }
+}
+
+/// The label on a `HostConfig.Mounts` entry that watchtower added to keep an anonymous
+/// volume on recreation (`VolumeOptions.Labels`; the engine applies such labels only to a
+/// volume it creates, so on the existing volume it is a marker and nothing else). It tells a
+/// later recreation that the entry is not the user's: it is decided again, and dropped when
+/// the image no longer declares the volume.
+pub const CARRIED_VOLUME_LABEL: &str = "com.centurylinklabs.watchtower.anonymous-volume";
+
+/// How the host configuration claims a mount destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum MountClaim {
+    /// A bind mount, a volume by name, a tmpfs: the user's, kept as it is.
+    Source,
+    /// A volume without a source (`--mount type=volume,dst=/x`, or a bind entry `/x`): the
+    /// user asked for an anonymous volume there.
+    Anonymous,
+    /// A `Mounts` entry watchtower added to carry an anonymous volume over.
+    Carried,
+}
+
+fn is_carried_entry(m: &Mount) -> bool {
+    m.typ == Some(MountType::VOLUME)
+        && m.volume_options
+            .as_ref()
+            .and_then(|o| o.labels.as_ref())
+            .is_some_and(|l| l.contains_key(CARRIED_VOLUME_LABEL))
+}
+
+/// A `HostConfig.Binds` entry, as far as the recreate rules care.
+enum Bind<'a> {
+    /// `source:destination[:mode]`.
+    Sourced { destination: &'a str },
+    /// `destination` or `destination:mode`: an anonymous volume.
+    Sourceless { destination: &'a str },
+}
+
+fn parse_bind(bind: &str) -> Bind<'_> {
+    let mut parts = bind.splitn(3, ':');
+    let first = parts.next().unwrap_or_default();
+    match parts.next() {
+        Some(second) if second.starts_with('/') => Bind::Sourced {
+            destination: second,
+        },
+        _ => Bind::Sourceless { destination: first },
+    }
+}
+
+/// A container path as the engine compares it: `.` and empty segments dropped, `..` applied,
+/// no trailing `/` (`/data/` and `/data/./` are `/data`).
+pub(crate) fn clean_path(path: &str) -> String {
+    let mut segments: Vec<&str> = Vec::new();
+    for segment in path.split('/') {
+        match segment {
+            "" | "." => {}
+            ".." => {
+                segments.pop();
+            }
+            s => segments.push(s),
+        }
+    }
+    format!("/{}", segments.join("/"))
 }
 
 impl fmt::Debug for HostConfig {

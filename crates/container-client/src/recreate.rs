@@ -8,7 +8,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::model::{
-    Container, ContainerConfig, Healthcheck, HostConfig, Image, NetworkAttachment, NetworkMode,
+    Container, ContainerConfig, Healthcheck, HostConfig, Image, MountClaim, NetworkAttachment,
+    NetworkMode, VolumeMount, clean_path,
 };
 
 /// Everything needed to create the replacement of a container.
@@ -31,6 +32,10 @@ pub struct RecreateSpec {
     pub network_mode: NetworkMode,
     /// Network endpoints to attach.
     pub networks: Vec<NetworkAttachment>,
+    /// The old container's anonymous volumes that the new one mounts again, at the same
+    /// destinations (already written into `host_config`), sorted by destination. While the
+    /// old container exists it keeps them in use; once the new one is created, so does it.
+    pub carried_volumes: Vec<VolumeMount>,
 }
 
 impl RecreateSpec {
@@ -116,8 +121,10 @@ impl RecreateSpec {
             Vec::new()
         };
 
+        let carried_volumes = carried_volumes(container, &config.volumes);
         let mut host_config = container.host_config.clone();
         host_config.prepare_for_recreate(&mode);
+        host_config.set_carried_volumes(&carried_volumes);
 
         RecreateSpec {
             name: container.name.trim_start_matches('/').to_owned(),
@@ -126,6 +133,42 @@ impl RecreateSpec {
             host_config,
             network_mode: mode,
             networks,
+            carried_volumes,
+        }
+    }
+
+    /// A container that only keeps `volumes` in use: created (never started) from the image
+    /// `container` runs, with its entrypoint and command (so the engine accepts it), no network,
+    /// `volumes` mounted by name as [`RecreateSpec::build`] mounts carried volumes, and only
+    /// `labels`.
+    ///
+    /// The engine deletes the anonymous volumes of a container that removes itself when it
+    /// stops (`--rm`) unless another container uses them: a holder made before the stop keeps
+    /// them. Remove it with its volumes once the old container is gone: volumes mounted by
+    /// name are not the holder's to delete, so only the anonymous volumes the engine gave the
+    /// holder itself (other `VOLUME`s of the image) go with it.
+    pub fn volume_holder(
+        container: &Container,
+        volumes: &[VolumeMount],
+        name: &str,
+        labels: BTreeMap<String, String>,
+    ) -> RecreateSpec {
+        let mut host_config = HostConfig::default();
+        host_config.prepare_for_recreate(&NetworkMode::None);
+        host_config.set_carried_volumes(volumes);
+        RecreateSpec {
+            name: name.to_owned(),
+            image: container.image_id.clone(),
+            config: ContainerConfig {
+                entrypoint: container.config.entrypoint.clone(),
+                cmd: container.config.cmd.clone(),
+                labels,
+                ..ContainerConfig::default()
+            },
+            host_config,
+            network_mode: NetworkMode::None,
+            networks: Vec::new(),
+            carried_volumes: volumes.to_vec(),
         }
     }
 
@@ -262,6 +305,38 @@ fn merge_set(
     out.extend(container.iter().filter(|e| !old.contains(e)).cloned());
     out.extend(extra);
     out.into_iter().collect()
+}
+
+/// The anonymous volumes the new container mounts again: each volume mounted in the old
+/// container under a name the engine generated, at a destination that
+///
+/// - the host configuration does not give a source of its own (a bind, a volume by name or a
+///   tmpfs there is the user's and stays as it is), and
+/// - either the user's host configuration asks for an anonymous volume (a `Mounts` entry or
+///   bind without a source: the new container gets one there whatever the image says), or is
+///   still a volume of the new container (`volumes`: the new image's `VOLUME`s and the user's
+///   `-v /path`).
+///
+/// A destination the new image no longer declares is not carried: the volume stays with the
+/// old container (and goes with it under `--remove-volumes`). Volumes of `VolumesFrom` are not
+/// in `volume_mounts`: they come again through `VolumesFrom`.
+fn carried_volumes(container: &Container, volumes: &[String]) -> Vec<VolumeMount> {
+    let claims = container.host_config.mount_claims();
+    let declared: BTreeSet<String> = volumes.iter().map(|v| clean_path(v)).collect();
+    let mut carried: BTreeMap<String, VolumeMount> = BTreeMap::new();
+    for mount in &container.volume_mounts {
+        let destination = clean_path(&mount.destination);
+        let carry = mount.has_generated_name()
+            && match claims.get(&destination) {
+                Some(MountClaim::Source) => false,
+                Some(MountClaim::Anonymous) => true,
+                Some(MountClaim::Carried) | None => declared.contains(&destination),
+            };
+        if carry {
+            carried.entry(destination).or_insert_with(|| mount.clone());
+        }
+    }
+    carried.into_values().collect()
 }
 
 /// Healthcheck field by field: a field equal to the old image's follows the new image, any

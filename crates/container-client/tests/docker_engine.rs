@@ -13,9 +13,9 @@ use bollard::models::{
     NetworkConnectRequest, NetworkingConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum,
 };
 use watchtower_container_client::{
-    ApiVersion, Container, ContainerClient, ContainerConfig, ContainerState, DockerClient,
-    DockerOptions, EXEC_OUTPUT_LIMIT, Error, HealthStatus, Image, ListOptions, NetworkAttachment,
-    NetworkMode, PullAuth, RecreateSpec, StopOptions,
+    ApiVersion, CARRIED_VOLUME_LABEL, Container, ContainerClient, ContainerConfig, ContainerState,
+    DockerClient, DockerOptions, EXEC_OUTPUT_LIMIT, Error, HealthStatus, Image, ListOptions,
+    NetworkAttachment, NetworkMode, PullAuth, RecreateSpec, StopOptions,
 };
 use watchtower_testkit::{
     ContainerSpec, DEFAULT_CMD, Engine, FixtureImage, FixtureSpec, Registry, RegistryMode,
@@ -51,7 +51,8 @@ fn cmd_with(extra: &str) -> Vec<String> {
 }
 
 /// What the update engine does for one container, through the trait only: stop, rename
-/// aside, create from the spec, connect, start, remove the old one.
+/// aside, create from the spec, connect, start, remove the old one (with its anonymous
+/// volumes, as under `--remove-volumes`: the ones the new container carries over stay).
 async fn recreate(
     client: &DockerClient,
     old: &Container,
@@ -69,9 +70,128 @@ async fn recreate(
     if was_running {
         client.start_container(&id).await?;
     }
-    client.remove_container(&old.id, false).await?;
+    client.remove_container(&old.id, true).await?;
     let new = client.inspect_container(&id).await?;
     Ok((spec, new))
+}
+
+/// Anonymous volumes carry no label, so the testkit cannot find them, and the engine keeps a
+/// carried-over one when its container is removed (it is mounted by name). This removes the
+/// volumes a test names, after the containers that use them, when it is dropped (also when
+/// the test panics). Declare it after the `Engine`, so that it is dropped first.
+#[derive(Default)]
+struct Volumes(std::sync::Mutex<Vec<String>>);
+
+impl Volumes {
+    fn track(&self, name: &str) {
+        self.0.lock().expect("volume list").push(name.to_owned());
+    }
+}
+
+impl Drop for Volumes {
+    fn drop(&mut self) {
+        let names = std::mem::take(
+            &mut *self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        if names.is_empty() {
+            return;
+        }
+        let sweep = std::thread::spawn(move || -> anyhow::Result<()> {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(async {
+                let docker = bollard::Docker::connect_with_defaults()?
+                    .negotiate_version()
+                    .await?;
+                for name in &names {
+                    let filters = HashMap::from([("volume", vec![name.as_str()])]);
+                    let users = docker
+                        .list_containers(Some(
+                            bollard::query_parameters::ListContainersOptionsBuilder::default()
+                                .all(true)
+                                .filters(&filters)
+                                .build(),
+                        ))
+                        .await?;
+                    for id in users.into_iter().filter_map(|c| c.id) {
+                        let force =
+                            bollard::query_parameters::RemoveContainerOptionsBuilder::default()
+                                .force(true)
+                                .build();
+                        let _gone = docker.remove_container(&id, Some(force)).await;
+                    }
+                    let force = bollard::query_parameters::RemoveVolumeOptionsBuilder::default()
+                        .force(true)
+                        .build();
+                    let _gone = docker.remove_volume(name, Some(force)).await;
+                }
+                Ok(())
+            })
+        });
+        if let Ok(Err(err)) | Err(err) = sweep.join().map_err(|_| anyhow::anyhow!("panicked")) {
+            eprintln!("removing the test's anonymous volumes: {err:#}");
+        }
+    }
+}
+
+/// The name of the volume mounted at `destination` in container `id`, as the engine reports.
+async fn volume_at(engine: &Engine, id: &str, destination: &str) -> anyhow::Result<Option<String>> {
+    Ok(engine
+        .inspect_container(id)
+        .await?
+        .mounts
+        .unwrap_or_default()
+        .into_iter()
+        .find(|m| {
+            m.typ.as_deref() == Some("volume") && m.destination.as_deref() == Some(destination)
+        })
+        .and_then(|m| m.name))
+}
+
+/// `(name, destination)` of the volumes a spec carries over.
+fn carried(spec: &RecreateSpec) -> Vec<(String, String)> {
+    spec.carried_volumes
+        .iter()
+        .map(|v| (v.name.clone(), v.destination.clone()))
+        .collect()
+}
+
+/// `HostConfig.Mounts` of container `id`, as the engine reports it.
+async fn host_mounts(engine: &Engine, id: &str) -> anyhow::Result<Vec<bollard::models::Mount>> {
+    Ok(engine
+        .inspect_container(id)
+        .await?
+        .host_config
+        .and_then(|h| h.mounts)
+        .unwrap_or_default())
+}
+
+async fn volume_exists(engine: &Engine, name: &str) -> anyhow::Result<bool> {
+    match engine.docker().inspect_volume(name).await {
+        Ok(_) => Ok(true),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The output of `command` run in container `id`, which must succeed.
+async fn sh(client: &DockerClient, id: &str, command: &str) -> anyhow::Result<String> {
+    let out = client
+        .exec(id, command, Some(Duration::from_secs(10)))
+        .await?;
+    anyhow::ensure!(
+        out.exit_code == Some(0),
+        "`{command}` in {id}: exit {:?}: {}",
+        out.exit_code,
+        out.output
+    );
+    Ok(out.output.trim().to_owned())
 }
 
 /// A /24 for the static-IP network, unlikely to collide with parallel test runs.
@@ -423,8 +543,25 @@ async fn recreation_keeps_every_user_setting_and_follows_the_new_image() -> anyh
     assert_eq!(out.exit_code, Some(0), "{}", out.output);
     assert_eq!(out.output.trim(), "override");
 
-    // A second update from the same image changes nothing (no drift).
-    let (spec2, again) = recreate(&client, &after, &new_image).await?;
+    assert_a_second_update_changes_nothing(&engine, &client, &after, &new_image, &spec).await
+}
+
+/// A second update from the same image changes nothing (no drift), but for v2's anonymous
+/// `/data2`, which the third container mounts again.
+async fn assert_a_second_update_changes_nothing(
+    engine: &Engine,
+    client: &DockerClient,
+    after: &Container,
+    new_image: &Image,
+    spec: &RecreateSpec,
+) -> anyhow::Result<()> {
+    let volumes = Volumes::default();
+    let data2 = volume_at(engine, &after.id, "/data2")
+        .await?
+        .context("/data2")?;
+    volumes.track(&data2);
+    let (spec2, again) = recreate(client, after, new_image).await?;
+    assert_eq!(carried(&spec2), [(data2, "/data2".to_owned())]);
     assert_eq!(spec2.config, spec.config);
     assert_eq!(again.config, after.config);
     assert_eq!(again.networks, after.networks);
@@ -535,6 +672,7 @@ async fn a_user_mac_address_survives_an_update() -> anyhow::Result<()> {
             mac_address: Some(mac.into()),
             ..NetworkAttachment::default()
         }],
+        carried_volumes: Vec::new(),
     };
     let id = client.create_container(&spec).await?;
     client.connect_networks(&id, &spec).await?;
@@ -622,6 +760,7 @@ async fn a_missing_network_parent_is_a_clear_create_error() -> anyhow::Result<()
         host_config: watchtower_container_client::HostConfig::default(),
         network_mode: NetworkMode::Container("no-such-parent-cc".into()),
         networks: Vec::new(),
+        carried_volumes: Vec::new(),
     };
     let err = client.create_container(&spec).await.unwrap_err();
     let text = err.to_string();
@@ -1115,5 +1254,231 @@ async fn links_survive_an_update() -> anyhow::Result<()> {
     let new_image = client.pull_image(&image.reference(), None).await?;
     let (_, after) = recreate(&client, &before, &new_image).await?;
     assert_eq!(after.networks, before.networks);
+    Ok(())
+}
+
+/// Version 1 of the volume fixture: `VOLUME /data`.
+fn with_volumes(volumes: &[&str]) -> FixtureSpec {
+    volumes.iter().fold(FixtureSpec::default(), |spec, v| {
+        spec.line(&format!("VOLUME {v}"))
+    })
+}
+
+/// An image with `VOLUME /data`, a running container of it that wrote `/data/file`, and the
+/// anonymous volume the engine gave it (tracked for removal).
+async fn container_with_data(
+    engine: &Engine,
+    client: &DockerClient,
+    registry: &Registry,
+    volumes: &Volumes,
+    repo: &str,
+) -> anyhow::Result<(FixtureImage, Container, String)> {
+    let image = FixtureImage::publish(engine, registry, repo, with_volumes(&["/data"])).await?;
+    let name = engine.unique_name(&repo.replace('/', "-"));
+    let id = engine
+        .run_container(&name, ContainerSpec::new(image.reference()))
+        .await?;
+    sh(client, &id, "echo precious > /data/file").await?;
+    let data = volume_at(engine, &id, "/data")
+        .await?
+        .context("/data volume")?;
+    volumes.track(&data);
+    assert_eq!(data.len(), 64, "an anonymous volume: {data}");
+    Ok((image, client.inspect_container(&id).await?, data))
+}
+
+#[tokio::test]
+async fn anonymous_volumes_are_carried_over_and_new_ones_are_fresh() -> anyhow::Result<()> {
+    let Some((engine, client)) = setup().await else {
+        return Ok(());
+    };
+    let volumes = Volumes::default();
+    let registry = Registry::start(RegistryMode::Plain).await?;
+    let (mut image, before, data) =
+        container_with_data(&engine, &client, &registry, &volumes, "cc/anon").await?;
+
+    // v2 keeps /data and adds /cache.
+    image
+        .publish_next_with(with_volumes(&["/data", "/cache"]))
+        .await?;
+    let v2 = client.pull_image(&image.reference(), None).await?;
+    let (spec, after) = recreate(&client, &before, &v2).await?;
+    assert_eq!(carried(&spec), [(data.clone(), "/data".to_owned())]);
+    assert_eq!(
+        volume_at(&engine, &after.id, "/data").await?,
+        Some(data.clone())
+    );
+    assert_eq!(sh(&client, &after.id, "cat /data/file").await?, "precious");
+    let cache = volume_at(&engine, &after.id, "/cache")
+        .await?
+        .context("/cache")?;
+    volumes.track(&cache);
+    assert_ne!(cache, data, "a new VOLUME gets a volume of its own");
+    assert_eq!(sh(&client, &after.id, "ls -A /cache | wc -l").await?, "0");
+    assert!(
+        volume_exists(&engine, &data).await?,
+        "removing the old container with its volumes kept the one the new container uses"
+    );
+    // The host configuration says what was carried, and marks it as watchtower's.
+    let mounts = host_mounts(&engine, &after.id).await?;
+    assert_eq!(mounts.len(), 1, "{mounts:?}");
+    assert_eq!(mounts[0].source.as_deref(), Some(data.as_str()));
+    assert!(
+        mounts[0]
+            .volume_options
+            .as_ref()
+            .and_then(|o| o.labels.as_ref())
+            .is_some_and(|l| l.contains_key(CARRIED_VOLUME_LABEL)),
+        "{mounts:?}"
+    );
+
+    // The next update carries both, and the host configuration does not grow.
+    sh(&client, &after.id, "echo cached > /cache/file").await?;
+    image
+        .publish_next_with(with_volumes(&["/data", "/cache"]))
+        .await?;
+    let v3 = client.pull_image(&image.reference(), None).await?;
+    let (spec, third) = recreate(&client, &after, &v3).await?;
+    assert_eq!(spec.carried_volumes.len(), 2, "{:?}", spec.carried_volumes);
+    assert_eq!(
+        sh(&client, &third.id, "cat /data/file /cache/file").await?,
+        "precious\ncached"
+    );
+    assert_eq!(host_mounts(&engine, &third.id).await?.len(), 2);
+
+    // v4 drops /cache: not carried, the new container has nothing there. The volume stays
+    // (watchtower had mounted it by name, and the engine removes no such volume with a
+    // container): a dangling volume, as `docker volume ls -f dangling=true` shows.
+    image.publish_next_with(with_volumes(&["/data"])).await?;
+    let v4 = client.pull_image(&image.reference(), None).await?;
+    let (spec, fourth) = recreate(&client, &third, &v4).await?;
+    assert_eq!(spec.carried_volumes.len(), 1);
+    assert_eq!(volume_at(&engine, &fourth.id, "/cache").await?, None);
+    assert_eq!(sh(&client, &fourth.id, "cat /data/file").await?, "precious");
+    assert!(volume_exists(&engine, &cache).await?);
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_volume_the_new_image_no_longer_declares_is_not_carried() -> anyhow::Result<()> {
+    let Some((engine, client)) = setup().await else {
+        return Ok(());
+    };
+    let volumes = Volumes::default();
+    let registry = Registry::start(RegistryMode::Plain).await?;
+    let (mut image, before, data) =
+        container_with_data(&engine, &client, &registry, &volumes, "cc/dropped").await?;
+    image.publish_next_with(with_volumes(&["/other"])).await?;
+    let v2 = client.pull_image(&image.reference(), None).await?;
+    let (spec, after) = recreate(&client, &before, &v2).await?;
+    assert!(spec.carried_volumes.is_empty());
+    assert_eq!(volume_at(&engine, &after.id, "/data").await?, None);
+    let other = volume_at(&engine, &after.id, "/other")
+        .await?
+        .context("/other")?;
+    volumes.track(&other);
+    assert_ne!(other, data);
+    // Removed with the old container (with its volumes), as before: it was anonymous there.
+    assert!(!volume_exists(&engine, &data).await?);
+    Ok(())
+}
+
+#[tokio::test]
+async fn removing_a_half_made_container_keeps_the_volumes_it_carried() -> anyhow::Result<()> {
+    let Some((engine, client)) = setup().await else {
+        return Ok(());
+    };
+    let volumes = Volumes::default();
+    let registry = Registry::start(RegistryMode::Plain).await?;
+    let (mut image, before, data) =
+        container_with_data(&engine, &client, &registry, &volumes, "cc/half").await?;
+    image
+        .publish_next_with(with_volumes(&["/data", "/cache"]))
+        .await?;
+    let v2 = client.pull_image(&image.reference(), None).await?;
+    let old_image = client.inspect_image(&before.image_id).await?;
+    let spec = RecreateSpec::build(&before, &old_image, &v2, &before.image_reference);
+
+    // The update protocol's rollback: the new container is removed with its volumes.
+    client.stop_container(&before.id, stop(10)).await?;
+    let aside = format!("{}-wt-old-{}", before.name, before.short_id());
+    client.rename_container(&before.id, &aside).await?;
+    let new_id = client.create_container(&spec).await?;
+    assert_eq!(
+        volume_at(&engine, &new_id, "/data").await?,
+        Some(data.clone())
+    );
+    let cache = volume_at(&engine, &new_id, "/cache")
+        .await?
+        .context("/cache")?;
+    volumes.track(&cache);
+    client.remove_container(&new_id, true).await?;
+    assert!(
+        !volume_exists(&engine, &cache).await?,
+        "the volume the engine made for the new container went with it"
+    );
+    assert!(
+        volume_exists(&engine, &data).await?,
+        "the carried one stays"
+    );
+    client.rename_container(&before.id, &before.name).await?;
+    client.start_container(&before.id).await?;
+    assert_eq!(sh(&client, &before.id, "cat /data/file").await?, "precious");
+    Ok(())
+}
+
+#[tokio::test]
+async fn named_volumes_and_bind_mounts_stay_as_they_were() -> anyhow::Result<()> {
+    let Some((engine, client)) = setup().await else {
+        return Ok(());
+    };
+    let registry = Registry::start(RegistryMode::Plain).await?;
+    let mut image = FixtureImage::publish(
+        &engine,
+        &registry,
+        "cc/named",
+        with_volumes(&["/data", "/bound"]),
+    )
+    .await?;
+    let named = engine
+        .create_volume(&engine.unique_name("cc-named"))
+        .await?;
+    let host_dir = tempfile::tempdir()?;
+    let name = engine.unique_name("cc-named");
+    let body = ContainerSpec::new(image.reference()).host_config(HostConfig {
+        network_mode: Some("none".into()),
+        binds: Some(vec![
+            format!("{named}:/data"),
+            format!("{}:/bound", host_dir.path().display()),
+        ]),
+        ..HostConfig::default()
+    });
+    let id = engine.run_container(&name, body).await?;
+    sh(
+        &client,
+        &id,
+        "echo named > /data/file && echo bound > /bound/file",
+    )
+    .await?;
+    let raw_before = engine.inspect_container(&id).await?;
+    let before = client.inspect_container(&id).await?;
+
+    image
+        .publish_next_with(with_volumes(&["/data", "/bound"]))
+        .await?;
+    let v2 = client.pull_image(&image.reference(), None).await?;
+    let (spec, after) = recreate(&client, &before, &v2).await?;
+    assert!(
+        spec.carried_volumes.is_empty(),
+        "{:?}",
+        spec.carried_volumes
+    );
+    let raw_after = engine.inspect_container(&after.id).await?;
+    assert_eq!(raw_after.host_config, raw_before.host_config);
+    assert_eq!(volume_at(&engine, &after.id, "/data").await?, Some(named));
+    assert_eq!(
+        sh(&client, &after.id, "cat /data/file /bound/file").await?,
+        "named\nbound"
+    );
     Ok(())
 }

@@ -149,6 +149,7 @@ async fn two_network_spec(
                 ..NetworkAttachment::default()
             },
         ],
+        carried_volumes: Vec::new(),
     })
 }
 

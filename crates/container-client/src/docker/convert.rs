@@ -7,13 +7,13 @@ use std::collections::{BTreeMap, HashMap};
 use bollard::models::{
     ContainerConfig as EngineConfig, ContainerCreateBody, ContainerInspectResponse,
     ContainerStateStatusEnum, EndpointIpamConfig, EndpointSettings, HealthConfig, HealthStatusEnum,
-    ImageConfig, ImageInspect, NetworkingConfig,
+    ImageConfig, ImageInspect, MountPoint, NetworkingConfig,
 };
 
 use crate::api_version::ApiVersion;
 use crate::model::{
     Container, ContainerConfig, ContainerState, HealthStatus, Healthcheck, HostConfig, Image,
-    NetworkAttachment, NetworkMode, short,
+    NetworkAttachment, NetworkMode, VolumeMount, short,
 };
 use crate::recreate::RecreateSpec;
 
@@ -142,6 +142,25 @@ fn link_target(link: &str) -> Option<String> {
     (!name.is_empty()).then(|| name.to_owned())
 }
 
+/// The `Mounts` entries of type `volume`, sorted by destination.
+fn volume_mounts(mounts: Option<Vec<MountPoint>>) -> Vec<VolumeMount> {
+    let mut out: Vec<VolumeMount> = mounts
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|m| m.typ.as_deref() == Some("volume"))
+        .filter_map(|m| {
+            Some(VolumeMount {
+                name: nonempty(m.name)?,
+                destination: nonempty(m.destination)?,
+                driver: nonempty(m.driver),
+                read_write: m.rw.unwrap_or(true),
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.destination.cmp(&b.destination));
+    out
+}
+
 /// A container from its inspect document. `network_mode: container:<id>` keeps the ID; the
 /// caller resolves it to the name.
 pub(crate) fn container(r: ContainerInspectResponse) -> Container {
@@ -183,6 +202,7 @@ pub(crate) fn container(r: ContainerInspectResponse) -> Container {
         .and_then(|p| networks.iter().find(|n| n.network == p))
         .and_then(|n| n.mac_address.clone());
 
+    let volume_mounts = volume_mounts(r.mounts);
     let state = r.state.unwrap_or_default();
     let health = state.health.map(|h| match h.status {
         Some(HealthStatusEnum::STARTING) => HealthStatus::Starting,
@@ -217,6 +237,7 @@ pub(crate) fn container(r: ContainerInspectResponse) -> Container {
         links,
         network_mode,
         networks,
+        volume_mounts,
         config,
         host_config: HostConfig {
             inner: Box::new(host_config),
@@ -420,6 +441,60 @@ mod tests {
     }
 
     #[test]
+    fn volume_mounts_are_the_volume_entries_of_mounts() {
+        let generated = "b".repeat(64);
+        let mut r = inspect("none", Vec::new());
+        r.mounts = Some(vec![
+            MountPoint {
+                typ: Some("volume".into()),
+                name: Some(generated.clone()),
+                source: Some(format!("/var/lib/docker/volumes/{generated}/_data")),
+                destination: Some("/z".into()),
+                driver: Some("local".into()),
+                rw: Some(true),
+                ..MountPoint::default()
+            },
+            MountPoint {
+                typ: Some("bind".into()),
+                source: Some("/srv".into()),
+                destination: Some("/srv".into()),
+                rw: Some(true),
+                ..MountPoint::default()
+            },
+            MountPoint {
+                typ: Some("volume".into()),
+                name: Some("pgdata".into()),
+                destination: Some("/a".into()),
+                rw: Some(false),
+                ..MountPoint::default()
+            },
+            MountPoint {
+                typ: Some("tmpfs".into()),
+                destination: Some("/run".into()),
+                ..MountPoint::default()
+            },
+        ]);
+        let c = container(r);
+        assert_eq!(
+            c.volume_mounts,
+            [
+                VolumeMount {
+                    name: "pgdata".into(),
+                    destination: "/a".into(),
+                    driver: None,
+                    read_write: false,
+                },
+                VolumeMount {
+                    name: generated,
+                    destination: "/z".into(),
+                    driver: Some("local".into()),
+                    read_write: true,
+                },
+            ]
+        );
+    }
+
+    #[test]
     fn reads_identity_state_and_config() {
         let c = container(inspect("appnet", vec![]));
         assert_eq!(c.id, ID);
@@ -578,6 +653,7 @@ mod tests {
                     ..NetworkAttachment::default()
                 })
                 .collect(),
+            carried_volumes: Vec::new(),
         }
     }
 

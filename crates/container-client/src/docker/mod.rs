@@ -93,9 +93,31 @@ impl DockerClient {
             .map_err(|e| self.ctx("inspect", Target::Container(id)).translate(e))
     }
 
-    /// Inspects and resolves `container:<id>` to the parent's name.
+    /// Inspects, resolves `container:<id>` to the parent's name and leaves out the volumes
+    /// that came through `VolumesFrom`.
     async fn inspect_resolved(&self, id: &str) -> Result<Container> {
         let mut c = convert::container(self.inspect_raw(id).await?);
+        let sources = c.host_config.inner.volumes_from.clone().unwrap_or_default();
+        for source in &sources {
+            // `<container>[:ro|:rw]`
+            let source = source.split(':').next().unwrap_or_default();
+            match self.inspect_raw(source).await {
+                Ok(s) => {
+                    let shared: Vec<String> = s
+                        .mounts
+                        .unwrap_or_default()
+                        .into_iter()
+                        .filter_map(|m| m.name)
+                        .collect();
+                    c.volume_mounts.retain(|m| !shared.contains(&m.name));
+                }
+                Err(Error::NotFound { .. }) => {
+                    warn!(container = %c.name, volumes_from = %source,
+                        "the container this one takes volumes from does not exist");
+                }
+                Err(e) => return Err(e),
+            }
+        }
         if let NetworkMode::Container(parent) = &c.network_mode {
             match self.inspect_raw(parent).await {
                 Ok(p) => {

@@ -3,12 +3,13 @@
 use std::collections::{BTreeMap, HashMap};
 
 use bollard::models::{
-    HostConfig as EngineHostConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum,
+    HostConfig as EngineHostConfig, Mount, MountType, MountVolumeOptions,
+    MountVolumeOptionsDriverConfig, PortBinding, RestartPolicy, RestartPolicyNameEnum,
 };
 use proptest::prelude::*;
 
 use super::*;
-use crate::model::{Container, ContainerState};
+use crate::model::{CARRIED_VOLUME_LABEL, Container, ContainerState, VolumeMount};
 
 const ID: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 const SHORT: &str = "0123456789ab";
@@ -367,6 +368,342 @@ fn anonymous_volumes_keep_the_users() {
     };
     let spec = build(&run(&user, &v1()));
     assert_eq!(spec.config.volumes, strings(&["/cache", "/data2"]));
+}
+
+/// A volume name as the engine generates them for anonymous volumes (64 hex digits).
+fn generated(n: u8) -> String {
+    format!("{n:02x}").repeat(32)
+}
+
+fn mounted(name: &str, destination: &str) -> VolumeMount {
+    VolumeMount {
+        name: name.into(),
+        destination: destination.into(),
+        driver: Some("local".into()),
+        read_write: true,
+    }
+}
+
+/// The `Mounts` entry that carries `name` to `destination`.
+fn carried_entry(name: &str, destination: &str) -> Mount {
+    Mount {
+        target: Some(destination.into()),
+        source: Some(name.into()),
+        typ: Some(MountType::VOLUME),
+        volume_options: Some(MountVolumeOptions {
+            labels: Some(HashMap::from([(
+                CARRIED_VOLUME_LABEL.to_owned(),
+                "true".to_owned(),
+            )])),
+            ..MountVolumeOptions::default()
+        }),
+        ..Mount::default()
+    }
+}
+
+fn with_volumes(mut config: ContainerConfig, volumes: &[&str]) -> ContainerConfig {
+    config.volumes = strings(volumes);
+    config
+}
+
+/// A container of v1 (`VOLUME /data`) on `appnet` with `mounts`, recreated from v2 with
+/// `new_volumes`.
+fn recreate_with_volumes(
+    mounts: Vec<VolumeMount>,
+    mut host_config: EngineHostConfig,
+    user_volumes: &[&str],
+    new_volumes: &[&str],
+) -> (Container, RecreateSpec) {
+    let user = ContainerConfig {
+        volumes: strings(user_volumes),
+        ..ContainerConfig::default()
+    };
+    let mut c = run(&user, &v1());
+    c.volume_mounts = mounts;
+    host_config.network_mode = Some("appnet".into());
+    *c.host_config.inner = host_config;
+    let spec = RecreateSpec::build(
+        &c,
+        &image("sha256:1111", v1()),
+        &image("sha256:2222", with_volumes(v2(), new_volumes)),
+        "x",
+    );
+    (c, spec)
+}
+
+fn mounts_of(spec: &RecreateSpec) -> Vec<Mount> {
+    spec.host_config.inner.mounts.clone().unwrap_or_default()
+}
+
+#[test]
+fn generated_volume_names_are_told_from_user_names() {
+    assert!(mounted(&generated(0xab), "/d").has_generated_name());
+    assert!(!mounted("pgdata", "/d").has_generated_name());
+    assert!(!mounted(&generated(0xab).to_uppercase(), "/d").has_generated_name());
+    assert!(!mounted(&generated(0xab)[..63], "/d").has_generated_name());
+    assert!(!mounted(&format!("{}g", &generated(0xab)[..63]), "/d").has_generated_name());
+}
+
+#[test]
+fn an_anonymous_volume_the_new_image_still_declares_is_mounted_again() {
+    let data = generated(1);
+    let (_, spec) = recreate_with_volumes(
+        vec![mounted(&data, "/data")],
+        EngineHostConfig::default(),
+        &[],
+        &["/data"],
+    );
+    assert_eq!(spec.carried_volumes, [mounted(&data, "/data")]);
+    assert_eq!(mounts_of(&spec), [carried_entry(&data, "/data")]);
+    assert_eq!(spec.config.volumes, strings(&["/data"]), "still a volume");
+}
+
+#[test]
+fn an_anonymous_volume_the_new_image_dropped_is_not_carried() {
+    let (_, spec) = recreate_with_volumes(
+        vec![mounted(&generated(1), "/data")],
+        EngineHostConfig::default(),
+        &[],
+        &["/data2"],
+    );
+    assert!(spec.carried_volumes.is_empty());
+    assert_eq!(spec.host_config.inner.mounts, None, "host config untouched");
+    assert_eq!(spec.config.volumes, strings(&["/data2"]));
+}
+
+#[test]
+fn a_volume_the_new_image_adds_is_left_to_the_engine() {
+    let data = generated(1);
+    let (_, spec) = recreate_with_volumes(
+        vec![mounted(&data, "/data")],
+        EngineHostConfig::default(),
+        &[],
+        &["/data", "/cache"],
+    );
+    assert_eq!(spec.carried_volumes, [mounted(&data, "/data")]);
+    assert_eq!(mounts_of(&spec), [carried_entry(&data, "/data")]);
+    assert_eq!(spec.config.volumes, strings(&["/cache", "/data"]));
+}
+
+#[test]
+fn a_users_anonymous_volume_is_carried_whatever_the_image_says() {
+    // `docker run -v /cache`: in Config.Volumes, not the old image's.
+    let cache = generated(2);
+    let (_, spec) = recreate_with_volumes(
+        vec![mounted(&generated(1), "/data"), mounted(&cache, "/cache")],
+        EngineHostConfig::default(),
+        &["/cache"],
+        &[],
+    );
+    assert_eq!(spec.carried_volumes, [mounted(&cache, "/cache")]);
+    assert_eq!(mounts_of(&spec), [carried_entry(&cache, "/cache")]);
+}
+
+#[test]
+fn named_volumes_binds_and_tmpfs_stay_as_the_host_config_says() {
+    let host_config = EngineHostConfig {
+        network_mode: Some("appnet".into()),
+        binds: Some(strings(&["pgdata:/data", "/srv/conf:/conf:ro"])),
+        mounts: Some(vec![Mount {
+            target: Some("/named".into()),
+            source: Some(generated(9)),
+            typ: Some(MountType::VOLUME),
+            ..Mount::default()
+        }]),
+        tmpfs: Some(HashMap::from([("/run".to_owned(), String::new())])),
+        ..EngineHostConfig::default()
+    };
+    let (_, spec) = recreate_with_volumes(
+        vec![
+            mounted("pgdata", "/data"),
+            // A user's volume whose name merely looks generated: named by the user.
+            mounted(&generated(9), "/named"),
+        ],
+        host_config.clone(),
+        &["/named"],
+        &["/data", "/conf", "/run", "/named"],
+    );
+    assert!(
+        spec.carried_volumes.is_empty(),
+        "{:?}",
+        spec.carried_volumes
+    );
+    assert_eq!(*spec.host_config.inner, host_config);
+}
+
+#[test]
+fn a_volume_without_a_generated_name_is_never_carried() {
+    let (_, spec) = recreate_with_volumes(
+        vec![mounted("not-generated", "/data")],
+        EngineHostConfig::default(),
+        &[],
+        &["/data"],
+    );
+    assert!(spec.carried_volumes.is_empty());
+}
+
+#[test]
+fn a_sourceless_entry_of_the_users_gets_the_volume_filled_in() {
+    let (a, b, c) = (generated(1), generated(2), generated(3));
+    let sourceless = Mount {
+        target: Some("/a".into()),
+        typ: Some(MountType::VOLUME),
+        read_only: Some(true),
+        volume_options: Some(MountVolumeOptions {
+            no_copy: Some(true),
+            ..MountVolumeOptions::default()
+        }),
+        ..Mount::default()
+    };
+    let host_config = EngineHostConfig {
+        binds: Some(strings(&["/b", "/c:ro", "/srv:/srv"])),
+        mounts: Some(vec![sourceless.clone()]),
+        ..EngineHostConfig::default()
+    };
+    // The new image declares none of them: the user's entries ask for volumes there.
+    let (_, spec) = recreate_with_volumes(
+        vec![
+            mounted(&a, "/a"),
+            mounted(&b, "/b"),
+            mounted(&c, "/c"),
+            mounted(&generated(4), "/data"),
+        ],
+        host_config,
+        &[],
+        &[],
+    );
+    assert_eq!(
+        spec.carried_volumes,
+        [mounted(&a, "/a"), mounted(&b, "/b"), mounted(&c, "/c")]
+    );
+    let mut filled = sourceless;
+    filled.source = Some(a.clone());
+    assert_eq!(
+        spec.host_config.inner.mounts,
+        Some(vec![filled]),
+        "options kept, no marker"
+    );
+    assert_eq!(
+        spec.host_config.inner.binds,
+        Some(vec![
+            format!("{b}:/b"),
+            format!("{c}:/c:ro"),
+            "/srv:/srv".to_owned()
+        ])
+    );
+}
+
+#[test]
+fn a_carried_volume_is_decided_again_at_the_next_recreation() {
+    let data = generated(1);
+    let host_config = EngineHostConfig {
+        network_mode: Some("appnet".into()),
+        mounts: Some(vec![carried_entry(&data, "/data")]),
+        ..EngineHostConfig::default()
+    };
+    // Still declared: the same entry again (no drift, no duplicate).
+    let (_, kept) = recreate_with_volumes(
+        vec![mounted(&data, "/data")],
+        host_config.clone(),
+        &[],
+        &["/data"],
+    );
+    assert_eq!(kept.carried_volumes, [mounted(&data, "/data")]);
+    assert_eq!(*kept.host_config.inner, host_config);
+    // No longer declared: the entry goes (an empty list stays a list, as the engine gave it).
+    let (_, dropped) =
+        recreate_with_volumes(vec![mounted(&data, "/data")], host_config, &[], &["/data2"]);
+    assert!(dropped.carried_volumes.is_empty());
+    assert_eq!(dropped.host_config.inner.mounts, Some(Vec::new()));
+}
+
+#[test]
+fn destinations_compare_as_clean_paths() {
+    let data = generated(1);
+    let (_, spec) = recreate_with_volumes(
+        vec![mounted(&data, "/var/lib/data")],
+        EngineHostConfig::default(),
+        &[],
+        &["/var/lib/./data/"],
+    );
+    assert_eq!(spec.carried_volumes, [mounted(&data, "/var/lib/data")]);
+    assert_eq!(crate::model::clean_path("/a//b/../c/"), "/a/c");
+    assert_eq!(crate::model::clean_path("/"), "/");
+}
+
+#[test]
+fn a_read_only_or_plugin_volume_keeps_its_mode_and_driver() {
+    let data = generated(1);
+    let mut mount = mounted(&data, "/data");
+    mount.read_write = false;
+    mount.driver = Some("nfs-plugin:latest".into());
+    let (_, spec) = recreate_with_volumes(
+        vec![mount.clone()],
+        EngineHostConfig::default(),
+        &[],
+        &["/data"],
+    );
+    let mut expected = carried_entry(&data, "/data");
+    expected.read_only = Some(true);
+    expected.volume_options.as_mut().unwrap().driver_config =
+        Some(MountVolumeOptionsDriverConfig {
+            name: Some("nfs-plugin:latest".into()),
+            options: None,
+        });
+    assert_eq!(mounts_of(&spec), [expected]);
+}
+
+#[test]
+fn the_rollback_spec_from_the_old_image_carries_the_volumes_too() {
+    let data = generated(1);
+    let mut c = run(&ContainerConfig::default(), &v1());
+    c.volume_mounts = vec![mounted(&data, "/data")];
+    let old = image("sha256:1111", v1());
+    let spec = RecreateSpec::build(&c, &old, &old, &old.id);
+    assert_eq!(spec.carried_volumes, [mounted(&data, "/data")]);
+    assert_eq!(mounts_of(&spec), [carried_entry(&data, "/data")]);
+}
+
+#[test]
+fn a_volume_holder_mounts_the_volumes_and_nothing_else() {
+    let data = generated(1);
+    let user = ContainerConfig {
+        env: strings(&["TOKEN=abc"]),
+        cmd: Some(strings(&["serve", "--x"])),
+        ..ContainerConfig::default()
+    };
+    let mut c = run(&user, &v1());
+    *c.host_config.inner = EngineHostConfig {
+        auto_remove: Some(true),
+        binds: Some(strings(&["/srv:/srv"])),
+        network_mode: Some("appnet".into()),
+        ..EngineHostConfig::default()
+    };
+    let volumes = [mounted(&data, "/data")];
+    let holder = RecreateSpec::volume_holder(&c, &volumes, "web-hold", map(&[("k", "v")]));
+    assert_eq!(holder.name, "web-hold");
+    assert_eq!(holder.image, c.image_id, "the image the old container runs");
+    assert_eq!(
+        holder.config,
+        ContainerConfig {
+            entrypoint: Some(strings(&["/entry"])),
+            cmd: Some(strings(&["serve", "--x"])),
+            labels: map(&[("k", "v")]),
+            ..ContainerConfig::default()
+        }
+    );
+    assert_eq!(holder.network_mode, NetworkMode::None);
+    assert!(holder.networks.is_empty());
+    assert_eq!(
+        *holder.host_config.inner,
+        EngineHostConfig {
+            network_mode: Some("none".into()),
+            mounts: Some(vec![carried_entry(&data, "/data")]),
+            ..EngineHostConfig::default()
+        },
+        "no --rm, no binds, no ports: only the volumes"
+    );
+    assert!(!holder.host_config.auto_remove());
 }
 
 #[test]
