@@ -20,6 +20,9 @@ pub const SCOPE: &str = "com.centurylinklabs.watchtower.scope";
 pub const DEPENDS_ON: &str = "com.centurylinklabs.watchtower.depends-on";
 /// Signal used to stop the container.
 pub const STOP_SIGNAL: &str = "com.centurylinklabs.watchtower.stop-signal";
+/// Set by watchtower (not read): marks the container that keeps a `--rm` container's
+/// anonymous volumes while it stops; the value is the container's name.
+pub const VOLUME_HOLDER: &str = "com.centurylinklabs.watchtower.volume-holder";
 /// Zodiac compatibility: the image reference to use instead of `Config.Image`.
 pub const ZODIAC_ORIGINAL_IMAGE: &str = "com.centurylinklabs.zodiac.original-image";
 

@@ -120,14 +120,14 @@ pub use order::dependencies_of;
 pub use params::{CancelToken, Params};
 pub use reconcile::{Reconciled, original_name, reconcile};
 pub use registry::RegistryChecker;
-pub use update::{ASIDE_MARKER, aside_name};
+pub use update::{ASIDE_MARKER, HOLDER_MARKER, aside_name, volume_holder_name};
 pub use updater::Updater;
 pub use watchtower_session_report::Report;
 
 /// The container labels the engine reads, and how their values combine with flags.
 pub mod label {
     pub use crate::labels::{
-        DEPENDS_ON, ENABLE, MONITOR_ONLY, NO_PULL, SCOPE, STOP_SIGNAL, WATCHTOWER,
+        DEPENDS_ON, ENABLE, MONITOR_ONLY, NO_PULL, SCOPE, STOP_SIGNAL, VOLUME_HOLDER, WATCHTOWER,
         ZODIAC_ORIGINAL_IMAGE, is_watchtower, label_or_global, parse_bool, scope_of,
         stop_signal_of,
     };

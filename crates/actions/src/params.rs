@@ -23,7 +23,8 @@ use crate::WarnOnHeadFailure;
 pub struct Params {
     /// `--cleanup`: after all restarts, remove old images that no container uses any more.
     pub cleanup: bool,
-    /// `--remove-volumes`: remove the old container's anonymous volumes with it.
+    /// `--remove-volumes`: remove the old container's anonymous volumes with it (those the new
+    /// container carried over stay: the engine removes no volume another container uses).
     pub remove_volumes: bool,
     /// `--no-pull`: never contact a registry; compare with the local image cache only.
     pub no_pull: bool,

@@ -103,6 +103,8 @@ where
                 .await
                 .map(|()| Reconciled::RemovedOld { name: name.clone() })
                 .map_err(|e| format!("removing the old container {}: {e}", old.name)),
+            // With its volumes: only those the engine made for it; the ones it carried over
+            // from the old container are mounted by name and stay.
             Some(new) => match client.remove_container(&new.id, true).await {
                 Ok(()) => rename_back_and_start(client, old, original)
                     .await

@@ -9,7 +9,8 @@
 use std::time::Duration;
 
 use watchtower_container_client::{
-    Container, ContainerState, ListOptions, MockContainerClient, NetworkMode,
+    Container, ContainerState, HostConfig, ListOptions, MockContainerClient, NetworkMode,
+    VolumeMount,
 };
 use watchtower_lifecycle::{
     POST_CHECK_LABEL, POST_UPDATE_LABEL, PRE_CHECK_LABEL, PRE_UPDATE_LABEL,
@@ -20,6 +21,7 @@ use crate::fake::{FakeEngine, FakeRegistry, image};
 use crate::{
     CancelToken, Error, Filter, Freshness, FreshnessChecker, FreshnessQuery, Params, Reconciled,
     Updater, aside_name, check_rolling_restart, cleanup_excess_instances, label,
+    volume_holder_name,
 };
 
 fn old_id(reference: &str) -> String {
@@ -270,6 +272,138 @@ async fn a_container_that_removed_itself_is_made_again_from_its_old_image_on_fai
     let back = u.client().container("web").unwrap();
     assert_eq!(back.image_id, old_id("app:latest"));
     assert_eq!(back.state, ContainerState::Running);
+}
+
+/// `--rm`, and an anonymous volume at `/data` (the user's `-v /data`) that is carried over.
+fn rm_with_volume(c: &mut Container) {
+    c.host_config = HostConfig::auto_removing();
+    c.config.volumes = vec!["/data".into()];
+    c.volume_mounts = vec![VolumeMount {
+        name: "d".repeat(64),
+        destination: "/data".into(),
+        driver: None,
+        read_write: true,
+    }];
+}
+
+#[tokio::test]
+async fn a_container_started_with_rm_has_its_volumes_held_while_it_stops() {
+    let (e, r) = (FakeEngine::new(), FakeRegistry::new());
+    stale_image(&e, &r, "app:latest");
+    let web = e.run_with("web", "app:latest", rm_with_volume);
+    e.vanish_on_stop("web");
+    let holder = volume_holder_name(&web);
+    let u = updater(e, r, Params::default());
+
+    let report = u.update(&Filter::all()).await.unwrap();
+
+    assert_eq!(entry(&report, "web").state(), State::Updated);
+    assert_eq!(
+        u.client().calls_of(&["create", "stop", "remove", "start"]),
+        [
+            format!("create {holder} from {}", old_id("app:latest")),
+            "stop web SIGTERM 10s".to_owned(),
+            format!("remove {holder} +volumes"),
+            "create web from app:latest".to_owned(),
+            "start web".to_owned(),
+        ]
+    );
+    assert_eq!(u.client().names(), ["web"]);
+}
+
+#[tokio::test]
+async fn a_holder_that_cannot_be_made_leaves_the_rm_container_running() {
+    let (e, r) = (FakeEngine::new(), FakeRegistry::new());
+    stale_image(&e, &r, "app:latest");
+    let web = e.run_with("web", "app:latest", rm_with_volume);
+    e.vanish_on_stop("web");
+    let holder = volume_holder_name(&web);
+    e.fail("create", &holder, 1);
+    let u = updater(e, r, Params::default());
+
+    let report = u.update(&Filter::all()).await.unwrap();
+
+    let w = entry(&report, "web");
+    assert_eq!(w.failed_step(), Some(FailedStep::Stop));
+    assert!(w.restored(), "{w:?}");
+    assert!(w.error().unwrap_or_default().contains(&holder), "{w:?}");
+    assert!(u.client().calls_of(&["stop"]).is_empty(), "never stopped");
+    let now = u.client().container("web").unwrap();
+    assert_eq!((now.id, now.state), (web.id, ContainerState::Running));
+}
+
+#[tokio::test]
+async fn a_holder_left_by_a_killed_session_is_replaced_and_another_container_is_not() {
+    let (e, r) = (FakeEngine::new(), FakeRegistry::new());
+    stale_image(&e, &r, "app:latest");
+    let web = e.run_with("web", "app:latest", rm_with_volume);
+    e.vanish_on_stop("web");
+    let holder = volume_holder_name(&web);
+    e.run_with(
+        &holder,
+        "app:latest",
+        labelled(&[(label::VOLUME_HOLDER, "web")]),
+    );
+    let u = updater(e, r, Params::default());
+    let report = u
+        .update(&Filter::all().names(["web"]).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(entry(&report, "web").state(), State::Updated);
+    assert_eq!(
+        u.client().calls_of(&["create", "remove"])[..3],
+        [
+            format!("remove {holder} +volumes"),
+            format!("create {holder} from {}", old_id("app:latest")),
+            format!("remove {holder} +volumes"),
+        ]
+    );
+    assert_eq!(u.client().names(), ["web"]);
+
+    // A container of the user's under that name is never removed.
+    let (e, r) = (FakeEngine::new(), FakeRegistry::new());
+    stale_image(&e, &r, "app:latest");
+    let web = e.run_with("web", "app:latest", rm_with_volume);
+    let holder = volume_holder_name(&web);
+    e.run(&holder, "app:latest");
+    let u = updater(e, r, Params::default());
+    let report = u
+        .update(&Filter::all().names(["web"]).unwrap())
+        .await
+        .unwrap();
+    let w = entry(&report, "web");
+    assert_eq!(w.failed_step(), Some(FailedStep::Stop), "{w:?}");
+    assert!(w.restored());
+    assert!(u.client().calls_of(&["remove", "stop"]).is_empty());
+}
+
+#[tokio::test]
+async fn no_holder_without_carried_volumes_or_with_no_restart() {
+    for (edit, no_restart) in [
+        (
+            (|c: &mut Container| c.host_config = HostConfig::auto_removing()) as fn(&mut Container),
+            false,
+        ),
+        (rm_with_volume as fn(&mut Container), true),
+    ] {
+        let (e, r) = (FakeEngine::new(), FakeRegistry::new());
+        stale_image(&e, &r, "app:latest");
+        e.run_with("web", "app:latest", edit);
+        e.vanish_on_stop("web");
+        let mut params = Params::default();
+        params.no_restart = no_restart;
+        let u = updater(e, r, params);
+        let report = u.update(&Filter::all()).await.unwrap();
+        assert_eq!(entry(&report, "web").state(), State::Updated);
+        assert!(
+            u.client()
+                .calls()
+                .iter()
+                .all(|c| !c.contains(crate::HOLDER_MARKER)),
+            "{:?}",
+            u.client().calls()
+        );
+    }
 }
 
 #[tokio::test]

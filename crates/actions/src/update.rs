@@ -7,6 +7,13 @@
 //! Any failure after the stop rolls back: the half-made new container is removed, the old
 //! one gets its name back and is started again if it was running. The outcome names the
 //! step that failed and whether the rollback worked.
+//!
+//! The new container mounts the old one's anonymous volumes again (the recreate rules,
+//! `RecreateSpec::carried_volumes`), by name; the engine deletes no volume that another
+//! container uses or that a container mounts by name, so neither `--remove-volumes` nor a
+//! rollback can delete them. A container started with `--rm` deletes its anonymous volumes as
+//! it stops: a holder container (`<name>-wt-volumes-<short id>`) keeps those to be carried in
+//! use until it is gone.
 
 use std::time::Duration;
 
@@ -27,6 +34,19 @@ pub const ASIDE_MARKER: &str = "-wt-old-";
 pub fn aside_name(container: &Container) -> String {
     format!(
         "{}{ASIDE_MARKER}{}",
+        container.name.trim_start_matches('/'),
+        container.short_id()
+    )
+}
+
+/// The part of a volume holder's name between the original name and the short ID.
+pub const HOLDER_MARKER: &str = "-wt-volumes-";
+
+/// The name of the container that keeps a `--rm` container's anonymous volumes in use while
+/// it stops (see [`RecreateSpec::volume_holder`]).
+pub fn volume_holder_name(container: &Container) -> String {
+    format!(
+        "{}{HOLDER_MARKER}{}",
         container.name.trim_start_matches('/'),
         container.short_id()
     )
@@ -157,6 +177,17 @@ impl<C: ContainerClient + ?Sized> Protocol<'_, C> {
         if let Some(outcome) = self.pre_update_hook(c).await {
             return StopPhase::Done(outcome);
         }
+        let holder = if c.host_config.auto_remove()
+            && !self.params.no_restart
+            && !spec.carried_volumes.is_empty()
+        {
+            match self.hold_volumes(c, &spec).await {
+                Ok(id) => Some(id),
+                Err(outcome) => return StopPhase::Done(outcome),
+            }
+        } else {
+            None
+        };
 
         info!(container = %c.name, signal = %labels::stop_signal_of(c), "stopping");
         if let Err(err) = self
@@ -166,6 +197,8 @@ impl<C: ContainerClient + ?Sized> Protocol<'_, C> {
         {
             error!(container = %c.name, error = %err, "stopping failed");
             let rollback = self.restart_if_stopped(c, running).await;
+            self.release_volumes(&volume_holder_name(c), holder.as_deref())
+                .await;
             return StopPhase::Done(failed(FailedStep::Stop, err.to_string(), rollback));
         }
 
@@ -186,14 +219,81 @@ impl<C: ContainerClient + ?Sized> Protocol<'_, C> {
             );
         }
 
-        self.set_aside(Stopped {
-            spec,
-            was_running: running,
-            aside: None,
-            auto_removed: false,
-            job,
-        })
-        .await
+        let holder_name = volume_holder_name(&job.container);
+        let phase = self
+            .set_aside(Stopped {
+                spec,
+                was_running: running,
+                aside: None,
+                auto_removed: false,
+                job,
+            })
+            .await;
+        // The old container is gone (or back): nothing deletes the held volumes any more.
+        self.release_volumes(&holder_name, holder.as_deref()).await;
+        phase
+    }
+
+    /// Before a `--rm` container stops: the engine deletes the anonymous volumes of a
+    /// container that removes itself unless another container uses them, so a holder
+    /// container mounts the ones its successor carries over until it is gone. Nothing is
+    /// touched when that fails.
+    async fn hold_volumes(&self, c: &Container, spec: &RecreateSpec) -> Result<String, Outcome> {
+        let name = volume_holder_name(c);
+        let labels = [(
+            labels::VOLUME_HOLDER.to_owned(),
+            c.name.trim_start_matches('/').to_owned(),
+        )]
+        .into();
+        let holder = RecreateSpec::volume_holder(c, &spec.carried_volumes, &name, labels);
+        let created = match self.client.inspect_container(&name).await {
+            // Left by a session killed before this container stopped: its volumes are
+            // mounted by name, so removing it deletes none of them.
+            Ok(stale) if stale.labels.contains_key(labels::VOLUME_HOLDER) => {
+                match self.client.remove_container(&stale.id, true).await {
+                    Ok(()) => self.client.create_container(&holder).await,
+                    Err(err) => Err(err),
+                }
+            }
+            Ok(_) => Err(ClientError::Container {
+                operation: "create",
+                container: name.clone(),
+                message: "the name is taken by a container that is not a volume holder".to_owned(),
+            }),
+            Err(ClientError::NotFound { .. }) => self.client.create_container(&holder).await,
+            Err(err) => Err(err),
+        };
+        match created {
+            Ok(id) => {
+                debug!(container = %c.name, holder = %name, volumes = spec.carried_volumes.len(),
+                    "holding the anonymous volumes of a --rm container while it stops");
+                Ok(id)
+            }
+            Err(err) => {
+                error!(container = %c.name, error = %err, "cannot hold the anonymous volumes of a --rm container");
+                Err(Outcome::Failed {
+                    step: FailedStep::Stop,
+                    reason: format!(
+                        "not stopped: the container removes itself when it stops (--rm), and \
+                         keeping its anonymous volumes needs the holder container {name}: {err}"
+                    ),
+                    restored: true,
+                })
+            }
+        }
+    }
+
+    /// Removes a volume holder (with the anonymous volumes the engine made for the holder
+    /// itself; the held volumes are mounted by name and stay). A failure leaves a created
+    /// container behind and is logged.
+    async fn release_volumes(&self, holder_name: &str, holder: Option<&str>) {
+        let Some(holder) = holder else { return };
+        match self.client.remove_container(holder, true).await {
+            Ok(()) => debug!(holder = %holder_name, "removed the volume holder"),
+            Err(err) => warn!(holder = %holder_name, error = %err,
+                "cannot remove the container that held a --rm container's anonymous volumes; \
+                 remove it by hand"),
+        }
     }
 
     /// The pre-update hook's verdict, when it stops this update.
@@ -401,6 +501,10 @@ impl<C: ContainerClient + ?Sized> Protocol<'_, C> {
             {
                 warn!(container = %name, error = %err, "stopping the new container failed");
             }
+            // With its volumes: the engine deletes only the anonymous volumes it made for
+            // this container (new `VOLUME`s of the new image). The volumes carried over from
+            // the old container are mounted by name (`RecreateSpec::carried_volumes`), and the
+            // engine never deletes a volume mounted by name with a container.
             if let Err(err) = self.client.remove_container(id, true).await {
                 return Err(format!("removing the new container: {err}"));
             }

@@ -5,6 +5,9 @@
 //!
 //! Without an engine these tests skip loudly (and fail under `WATCHTOWER_E2E=required`).
 
+#[allow(dead_code)] // each test binary uses part of it
+mod common;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -12,11 +15,15 @@ use anyhow::Context as _;
 use bollard::models::{EndpointSettings, HostConfig, NetworkingConfig};
 use bollard::query_parameters::EventsOptionsBuilder;
 use futures_util::StreamExt as _;
-use watchtower_actions::{Filter, Params, RegistryChecker, Updater, aside_name, label};
+use watchtower_actions::{
+    Filter, Params, RegistryChecker, Updater, aside_name, label, volume_holder_name,
+};
 use watchtower_container_client::{ContainerClient, DockerClient};
 use watchtower_lifecycle::{POST_UPDATE_LABEL, PRE_UPDATE_LABEL};
 use watchtower_registry_digest::RegistryOptions;
 use watchtower_session_report::{ContainerReport, FailedStep, Report, State};
+
+use common::{Volumes, sh, volume_at, volume_exists, with_volumes, write_data};
 use watchtower_testkit::{
     ContainerSpec, Engine, FixtureImage, FixtureSpec, RUN_LABEL, Registry, RegistryMode,
 };
@@ -53,8 +60,12 @@ impl World {
     }
 
     async fn fixture(&self, repo: &str) -> anyhow::Result<FixtureImage> {
+        self.fixture_with(repo, FixtureSpec::default()).await
+    }
+
+    async fn fixture_with(&self, repo: &str, spec: FixtureSpec) -> anyhow::Result<FixtureImage> {
         let repo = format!("{repo}-{}", self.scope());
-        FixtureImage::publish(&self.engine, &self.registry, &repo, FixtureSpec::default()).await
+        FixtureImage::publish(&self.engine, &self.registry, &repo, spec).await
     }
 
     /// Runs a container `<name>-<run id>` in this run's scope; returns the full name.
@@ -708,6 +719,156 @@ async fn containers_started_with_rm_are_updated_and_restored() -> anyhow::Result
     let (_, running, image) = w.state(&fragile).await?;
     assert!(running, "made again from its old image and running");
     assert_eq!(image, broken.image_id_of(1).unwrap());
+    let mut expected = vec![fine, fragile];
+    expected.sort();
+    assert_eq!(w.container_names().await?, expected);
+    Ok(())
+}
+
+/// `--remove-volumes` params.
+fn removing_volumes() -> Params {
+    let mut params = Params::default();
+    params.remove_volumes = true;
+    params
+}
+
+#[tokio::test]
+async fn anonymous_volumes_survive_updates_with_remove_volumes() -> anyhow::Result<()> {
+    let Some(w) = World::new().await? else {
+        return Ok(());
+    };
+    let volumes = Volumes::default();
+    let mut app = w.fixture_with("e2e/anon", with_volumes(&["/data"])).await?;
+    let db = w.run("db", ContainerSpec::new(app.reference())).await?;
+    let updater = w.updater(removing_volumes()).await?;
+    let data = write_data(&w.engine, updater.client(), &volumes, &db).await?;
+
+    for round in 2..=3 {
+        app.publish_next_with(with_volumes(&["/data"])).await?;
+        let report = updater.update(&w.filter()).await?;
+        assert_eq!(entry(&report, &db).state(), State::Updated, "{report:#?}");
+        let (id, running, image) = w.state(&db).await?;
+        assert!(running);
+        assert_eq!(image, app.image_id(), "round {round}");
+        assert_eq!(
+            volume_at(&w.engine, &id, "/data").await?,
+            Some(data.clone()),
+            "round {round}: the same volume at /data"
+        );
+        assert_eq!(
+            sh(updater.client(), &id, "cat /data/file").await?,
+            "precious"
+        );
+        assert!(volume_exists(&w.engine, &data).await?, "round {round}");
+        assert_eq!(w.container_names().await?, std::slice::from_ref(&db));
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_failed_update_keeps_the_anonymous_volume_in_the_restored_container() -> anyhow::Result<()>
+{
+    let Some(w) = World::new().await? else {
+        return Ok(());
+    };
+    let volumes = Volumes::default();
+    let mut app = w
+        .fixture_with("e2e/anon-broken", with_volumes(&["/data"]))
+        .await?;
+    let db = w.run("db", ContainerSpec::new(app.reference())).await?;
+    let updater = w.updater(removing_volumes()).await?;
+    let data = write_data(&w.engine, updater.client(), &volumes, &db).await?;
+    let before = w.state(&db).await?;
+    app.publish_next_with(
+        with_volumes(&["/data", "/cache"]).line(r#"ENTRYPOINT ["/missing-entrypoint"]"#),
+    )
+    .await?;
+
+    let report = updater.update(&w.filter()).await?;
+
+    let e = entry(&report, &db);
+    assert_eq!(e.failed_step(), Some(FailedStep::Start), "{e:?}");
+    assert!(e.restored(), "{e:?}");
+    assert_eq!(w.state(&db).await?, before, "the old container runs again");
+    assert_eq!(
+        volume_at(&w.engine, &before.0, "/data").await?,
+        Some(data.clone())
+    );
+    assert_eq!(
+        sh(updater.client(), &before.0, "cat /data/file").await?,
+        "precious"
+    );
+    assert!(volume_exists(&w.engine, &data).await?);
+    assert_eq!(w.container_names().await?, [db]);
+    Ok(())
+}
+
+#[tokio::test]
+async fn containers_started_with_rm_keep_their_anonymous_volumes() -> anyhow::Result<()> {
+    let Some(w) = World::new().await? else {
+        return Ok(());
+    };
+    let volumes = Volumes::default();
+    let mut good = w
+        .fixture_with("e2e/rm-anon-good", with_volumes(&["/data"]))
+        .await?;
+    let mut broken = w
+        .fixture_with("e2e/rm-anon-broken", with_volumes(&["/data"]))
+        .await?;
+    let rm = |reference: String| {
+        ContainerSpec::new(reference).host_config(HostConfig {
+            network_mode: Some("none".into()),
+            auto_remove: Some(true),
+            ..HostConfig::default()
+        })
+    };
+    let fine = w.run("fine", rm(good.reference())).await?;
+    let fragile = w.run("fragile", rm(broken.reference())).await?;
+    let updater = w.updater(Params::default()).await?;
+    let fine_data = write_data(&w.engine, updater.client(), &volumes, &fine).await?;
+    let fragile_data = write_data(&w.engine, updater.client(), &volumes, &fragile).await?;
+    let holders = [
+        volume_holder_name(&updater.client().inspect_container(&fine).await?),
+        volume_holder_name(&updater.client().inspect_container(&fragile).await?),
+    ];
+    good.publish_next_with(with_volumes(&["/data"])).await?;
+    broken
+        .publish_next_with(with_volumes(&["/data"]).line(r#"ENTRYPOINT ["/missing-entrypoint"]"#))
+        .await?;
+
+    let report = updater.update(&w.filter()).await?;
+
+    assert_eq!(entry(&report, &fine).state(), State::Updated, "{report:#?}");
+    let (id, running, image) = w.state(&fine).await?;
+    assert!(running);
+    assert_eq!(image, good.image_id());
+    assert_eq!(volume_at(&w.engine, &id, "/data").await?, Some(fine_data));
+    assert_eq!(
+        sh(updater.client(), &id, "cat /data/file").await?,
+        "precious"
+    );
+
+    let f = entry(&report, &fragile);
+    assert_eq!(f.failed_step(), Some(FailedStep::Start), "{f:?}");
+    assert!(f.restored(), "{f:?}");
+    let (id, running, image) = w.state(&fragile).await?;
+    assert!(running, "made again from its old image and running");
+    assert_eq!(image, broken.image_id_of(1).unwrap());
+    assert_eq!(
+        volume_at(&w.engine, &id, "/data").await?,
+        Some(fragile_data)
+    );
+    assert_eq!(
+        sh(updater.client(), &id, "cat /data/file").await?,
+        "precious"
+    );
+
+    for holder in holders {
+        assert!(
+            !w.engine.container_exists(&holder).await?,
+            "{holder} was removed"
+        );
+    }
     let mut expected = vec![fine, fragile];
     expected.sort();
     assert_eq!(w.container_names().await?, expected);

@@ -8,6 +8,9 @@
 //! Every container carries this run's scope label and every call is scoped to it, so these
 //! tests never touch another test's (or a real) watchtower instance.
 
+#[allow(dead_code)] // each test binary uses part of it
+mod common;
+
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -54,8 +57,12 @@ impl World {
     }
 
     async fn fixture(&self, repo: &str) -> anyhow::Result<FixtureImage> {
+        self.fixture_with(repo, FixtureSpec::default()).await
+    }
+
+    async fn fixture_with(&self, repo: &str, spec: FixtureSpec) -> anyhow::Result<FixtureImage> {
         let repo = format!("{repo}-{}", self.scope());
-        FixtureImage::publish(&self.engine, &self.registry, &repo, FixtureSpec::default()).await
+        FixtureImage::publish(&self.engine, &self.registry, &repo, spec).await
     }
 
     /// Runs a stand-in watchtower instance `<short>-<run id>` of `image` in `scope`.
@@ -405,6 +412,56 @@ async fn a_session_before_the_successor_starts_leaves_the_aside_instance_alone()
         instances.len(),
         2,
         "old instance and successor only: {instances:?}"
+    );
+    Ok(())
+}
+
+/// An instance whose image declares a `VOLUME`: its successor mounts the same anonymous
+/// volume while the old instance still runs, and keeps it when the old one is removed.
+#[tokio::test]
+async fn the_successor_keeps_the_anonymous_volume_of_the_instance() -> anyhow::Result<()> {
+    let Some(w) = World::new().await? else {
+        return Ok(());
+    };
+    let volumes = common::Volumes::default();
+    let mut image = w
+        .fixture_with("self-update/volume", common::with_volumes(&["/data"]))
+        .await?;
+    let (name, old_id) = w.instance("watchtower", &image, w.scope()).await?;
+    let data = common::write_data(&w.engine, &w.docker, &volumes, &old_id).await?;
+    image
+        .publish_next_with(common::with_volumes(&["/data"]))
+        .await?;
+    let mut params = Params::default();
+    params.remove_volumes = true;
+    let report = w
+        .updater(params)?
+        .update(&Filter::all().scope(w.scope()))
+        .await?;
+    assert_eq!(report.updated().len(), 1, "{report:#?}");
+
+    // Both instances run and share the volume until the successor removes the old one.
+    let new_id = w
+        .engine
+        .inspect_container(&name)
+        .await?
+        .id
+        .unwrap_or_default();
+    assert_ne!(new_id, old_id);
+    assert!(w.state(&old_id).await?.1 && w.state(&new_id).await?.1);
+    assert_eq!(
+        common::volume_at(&w.engine, &new_id, "/data").await?,
+        Some(data.clone())
+    );
+    assert_eq!(
+        cleanup_excess_instances(&w.docker, Some(w.scope()), false).await?,
+        1
+    );
+    assert!(!w.engine.container_exists(&old_id).await?);
+    assert!(common::volume_exists(&w.engine, &data).await?);
+    assert_eq!(
+        common::sh(&w.docker, &new_id, "cat /data/file").await?,
+        "precious"
     );
     Ok(())
 }

@@ -267,6 +267,15 @@ pub struct HostConfig {
 }
 
 impl HostConfig {
+    /// A host configuration with only `AutoRemove` (`--rm`) set: for other crates' unit tests
+    /// (feature `mock`), which cannot look inside.
+    #[cfg(any(test, feature = "mock"))]
+    pub fn auto_removing() -> Self {
+        let mut h = Self::default();
+        h.inner.auto_remove = Some(true);
+        h
+    }
+
     /// `AutoRemove`: the engine removes the container when it stops (`--rm`).
     pub fn auto_remove(&self) -> bool {
         self.inner.auto_remove.unwrap_or(false)
