@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use url::Url;
+use url::form_urlencoded::byte_serialize;
 
 use crate::Error;
 use crate::service::redact_request_url;
@@ -119,8 +120,15 @@ const ESCAPED: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'_')
     .remove(b'~');
 
-fn enc(s: &str) -> String {
+/// Encodes a user-info part (user name, password, token before `@`).
+fn enc_userinfo(s: &str) -> String {
     utf8_percent_encode(s, ESCAPED).to_string()
+}
+
+/// Encodes a query value the way Go's `url.Values.Encode` does (a space becomes `+`), so the
+/// URLs written here read the same as the ones the original printed.
+fn enc(s: &str) -> String {
+    byte_serialize(s.as_bytes()).collect()
 }
 
 impl LegacyOptions {
@@ -156,8 +164,8 @@ impl LegacyOptions {
         } else {
             format!(
                 "{}:{}@",
-                enc(&self.email_server_user),
-                enc(&self.email_server_password)
+                enc_userinfo(&self.email_server_user),
+                enc_userinfo(&self.email_server_password)
             )
         };
         let (encryption, starttls) = if self.email_server_tls_skip_verify {
@@ -206,7 +214,7 @@ impl LegacyOptions {
             }
             let mut url = format!(
                 "discord://{}@{}?color=0x406170&splitlines=Yes&username={}",
-                enc(token),
+                enc_userinfo(token),
                 id,
                 enc(&self.slack_identifier)
             );
