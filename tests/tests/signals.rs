@@ -144,10 +144,13 @@ impl Scene {
         Ok(names)
     }
 
-    /// The actions of the engine's events for container `id` since `since` (Unix seconds).
+    /// The actions of the engine's events for container `id` at or after `since` (Unix
+    /// nanoseconds). The engine's `since` filter counts whole seconds, so the scene's own
+    /// create and start, made in the same second, are dropped here by their `timeNano`.
     async fn events_of(&self, id: &str, since: i64) -> anyhow::Result<Vec<String>> {
-        let until = (chrono_now() + 1).to_string();
-        let since = since.to_string();
+        let until = (now_nanos() / NANOS + 1).to_string();
+        let since_nanos = since;
+        let since = (since / NANOS - 1).to_string();
         let filters = HashMap::from([("type", vec!["container"]), ("container", vec![id])]);
         let options = EventsOptionsBuilder::default()
             .since(&since)
@@ -157,7 +160,10 @@ impl Scene {
         let mut stream = self.engine.docker().events(Some(options));
         let mut actions = Vec::new();
         while let Some(event) = stream.next().await {
-            actions.push(event?.action.unwrap_or_default());
+            let event = event?;
+            if event.time_nano.unwrap_or(i64::MAX) >= since_nanos {
+                actions.push(event.action.unwrap_or_default());
+            }
         }
         Ok(actions)
     }
@@ -217,10 +223,13 @@ impl Scene {
     }
 }
 
-fn chrono_now() -> i64 {
+const NANOS: i64 = 1_000_000_000;
+
+/// Now as Unix nanoseconds (the engine runs on this machine, so its clock is this one).
+fn now_nanos() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 /// The `key=value` field of a logfmt line.
@@ -245,7 +254,7 @@ async fn sigterm_during_a_run_once_update_finishes_the_current_container_and_exi
     let Some(scene) = Scene::new("e2e/sigterm").await? else {
         return Ok(());
     };
-    let since = chrono_now() - 1;
+    let since = now_nanos();
     let mut args = scene.args();
     args.push("--run-once".to_owned());
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
@@ -285,7 +294,7 @@ async fn sigint_during_an_api_update_finishes_the_current_container_answers_and_
     let Some(scene) = Scene::new("e2e/sigint").await? else {
         return Ok(());
     };
-    let since = chrono_now() - 1;
+    let since = now_nanos();
     let token = "e2e-signals-token-7c21";
     let mut args = scene.args();
     args.extend(

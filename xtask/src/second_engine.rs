@@ -60,8 +60,19 @@ const HOST_BRIDGE: &str = "docker0";
 /// Environment variable that turns a skipped Docker-backed test into a failure.
 const E2E_VAR: &str = "WATCHTOWER_E2E";
 /// The test targets (file names under `tests/`) run against the second engine:
-/// `watchtower-container-client`'s engine tests and `watchtower-actions`' sessions.
-const TEST_TARGETS: &[&str] = &["docker_engine", "engine_versions", "e2e"];
+/// `watchtower-container-client`'s engine tests, `watchtower-actions`' sessions and self-update,
+/// and the binary's end-to-end suite (`tests/`: updates, notifications, secrets, signals).
+const TEST_TARGETS: &[&str] = &[
+    "docker_engine",
+    "engine_versions",
+    "e2e",
+    "self_update",
+    "head_failure_logging",
+    "update",
+    "notifications",
+    "secrets",
+    "signals",
+];
 /// Polling interval while waiting for the daemon.
 const POLL: Duration = Duration::from_millis(200);
 /// How long the daemon may take to answer `/_ping` after it was started.
