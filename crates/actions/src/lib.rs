@@ -145,4 +145,6 @@ pub mod reference {
 #[cfg(test)]
 mod fake;
 #[cfg(test)]
+mod mock_tests;
+#[cfg(test)]
 mod tests;

@@ -24,11 +24,11 @@ use crate::{
     volume_holder_name,
 };
 
-fn old_id(reference: &str) -> String {
+pub(crate) fn old_id(reference: &str) -> String {
     format!("sha256:old-{reference}")
 }
 
-fn new_id(reference: &str) -> String {
+pub(crate) fn new_id(reference: &str) -> String {
     format!("sha256:new-{reference}")
 }
 
@@ -41,7 +41,7 @@ fn fresh_image(e: &FakeEngine, reference: &str) {
 }
 
 /// A local image for `reference` and a newer one in the registry.
-fn stale_image(e: &FakeEngine, r: &FakeRegistry, reference: &str) {
+pub(crate) fn stale_image(e: &FakeEngine, r: &FakeRegistry, reference: &str) {
     fresh_image(e, reference);
     e.publish(
         reference,
@@ -54,7 +54,10 @@ fn updater(e: FakeEngine, r: FakeRegistry, params: Params) -> Updater<FakeEngine
     Updater::new(e, r, params)
 }
 
-fn entry<'a>(report: &'a Report, name: &str) -> &'a watchtower_session_report::ContainerReport {
+pub(crate) fn entry<'a>(
+    report: &'a Report,
+    name: &str,
+) -> &'a watchtower_session_report::ContainerReport {
     let slashed = format!("/{name}");
     report
         .all()
@@ -63,7 +66,7 @@ fn entry<'a>(report: &'a Report, name: &str) -> &'a watchtower_session_report::C
         .unwrap_or_else(|| panic!("{name} not in report {report:#?}"))
 }
 
-fn labelled(pairs: &[(&str, &str)]) -> impl FnOnce(&mut Container) {
+pub(crate) fn labelled(pairs: &[(&str, &str)]) -> impl FnOnce(&mut Container) {
     let pairs: Vec<(String, String)> = pairs
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
@@ -1208,7 +1211,7 @@ async fn without_cleanup_old_images_stay() {
 // ---------------------------------------------------------------------------------------
 // Lifecycle hooks
 
-fn hooks_on() -> Params {
+pub(crate) fn hooks_on() -> Params {
     let mut p = Params::default();
     p.lifecycle_hooks = true;
     p
