@@ -47,7 +47,7 @@
 //! | `Hostname`, `Domainname` | Kept only when the user set them: the default hostname (the old container's short ID) is dropped so the new container gets its own. Dropped for `network_mode` `host` or `container:` and `UTSMode=host`, where the engine refuses them. |
 //! | `Shell`, `OnBuild` | Build-time settings: dropped when equal to the old image's, never frozen in. |
 //! | `Tty`, `OpenStdin`, `StdinOnce`, `Attach*`, `StopTimeout` | Kept. |
-//! | `MacAddress` | A user-set MAC of the primary network is kept; engine-generated ones (`02:42:` + the IPv4 address) are never carried over. |
+//! | `MacAddress` | A user-set MAC of the primary network is kept; engine-generated ones (`02:42:` + the IPv4 address, up to Docker 27) are never carried over; Docker 28's random ones cannot be told from a user's and are kept. |
 //! | `HostConfig` | Kept whole (but for the carried anonymous volumes above): binds, named volumes, mounts, tmpfs, port bindings, restart policy, resources and memory limits, capabilities, devices, log config, extra hosts, DNS, sysctls, ulimits, security options, init, IPC/PID/UTS/userns modes, runtime, ... `Links` are rewritten from the inspect form `/db:/web/db` to `db:db`. |
 //! | Networks | Every endpoint is kept with its aliases (minus the old short-ID alias, which the engine would otherwise pile up), static IPv4/IPv6 (`IPAMConfig`), links, driver options and user-set MAC. The default `bridge` network gets no aliases (the engine rejects them there). |
 //! | `network_mode` | `host`, `none`, `bridge`, a user network: kept. `container:<x>` is read as the *name* of the container owning the namespace and resolved to the current container of that name at create time, so dependents follow a recreated parent. |

@@ -202,7 +202,7 @@ fn subnet() -> (String, String) {
 
 #[tokio::test]
 async fn negotiates_the_api_version_with_this_engine() -> anyhow::Result<()> {
-    let Some((_engine, client)) = setup().await else {
+    let Some((engine, client)) = setup().await else {
         return Ok(());
     };
     let info = client.engine_info().await?;
@@ -227,13 +227,27 @@ async fn negotiates_the_api_version_with_this_engine() -> anyhow::Result<()> {
         info.insecure_registry_cidrs
     );
 
-    // A version the engine supports is used as asked, and works.
+    // A version the engine supports is used as asked, and works: 1.40, or the engine's
+    // minimum where that is higher (1.44 from Docker 29, or with DOCKER_MIN_API_VERSION).
+    let min: ApiVersion = engine
+        .docker()
+        .version()
+        .await?
+        .min_api_version
+        .context("the engine's minimum API version")?
+        .parse()
+        .context("minimum api version")?;
+    let asked = min.max(ApiVersion::new(1, 40));
+    assert!(
+        asked < server,
+        "{asked} is older than the engine's {server}"
+    );
     let older = DockerClient::connect(DockerOptions {
-        api_version: Some(ApiVersion::new(1, 40)),
+        api_version: Some(asked),
         ..DockerOptions::from_env()?
     })
     .await?;
-    assert_eq!(older.api_version(), ApiVersion::new(1, 40));
+    assert_eq!(older.api_version(), asked);
     older.list_containers(ListOptions::default()).await?;
 
     // One it does not support falls back to negotiation instead of failing.
@@ -500,17 +514,37 @@ async fn recreation_keeps_every_user_setting_and_follows_the_new_image() -> anyh
     assert_eq!(raw_after.host_config, raw_before.host_config);
 
     // Networks: the same endpoints, aliases (the old short-ID alias gone), the static IP.
+    // The MAC the engine gave: up to Docker 27 it is `02:42:` + the IPv4 address, which is
+    // never carried over; from Docker 28 it is random, which inspect cannot tell from a
+    // user's, so it is kept (the container keeps its MAC across the update).
+    let raw_endpoints_before = raw_before
+        .network_settings
+        .clone()
+        .and_then(|n| n.networks)
+        .context("networks before")?;
+    let kept_mac = |net: &str| {
+        let e = &raw_endpoints_before[net];
+        let mac = e.mac_address.clone().filter(|m| !m.is_empty())?;
+        let ip = e.ip_address.clone().unwrap_or_default();
+        let derived = ip.parse::<std::net::Ipv4Addr>().ok().map(|ip| {
+            let [a, b, c, d] = ip.octets();
+            format!("02:42:{a:02x}:{b:02x}:{c:02x}:{d:02x}")
+        });
+        (derived.as_deref() != Some(mac.as_str())).then_some(mac)
+    };
     assert_eq!(after.networks, spec.networks);
     let mut expected = vec![
         NetworkAttachment {
             network: net_a.clone(),
             aliases: strings(&["app-a", "app-front"]),
             ipv4_address: Some(static_ip.clone()),
+            mac_address: kept_mac(&net_a),
             ..NetworkAttachment::default()
         },
         NetworkAttachment {
             network: net_b.clone(),
             aliases: strings(&["app-b"]),
+            mac_address: kept_mac(&net_b),
             ..NetworkAttachment::default()
         },
     ];
@@ -524,6 +558,15 @@ async fn recreation_keeps_every_user_setting_and_follows_the_new_image() -> anyh
         endpoints[net_a].ip_address.as_deref(),
         Some(static_ip.as_str())
     );
+    for net in [&net_a, &net_b] {
+        if let Some(mac) = kept_mac(net) {
+            assert_eq!(
+                endpoints[net.as_str()].mac_address.as_deref(),
+                Some(mac.as_str()),
+                "the random MAC on {net} is kept"
+            );
+        }
+    }
     for ep in endpoints.values() {
         let aliases = ep.aliases.clone().unwrap_or_default();
         assert!(

@@ -335,12 +335,12 @@ async fn an_engine_generated_mac_is_not_carried_over() -> anyhow::Result<()> {
         .await?;
     let raw = endpoints(&engine, &id).await?;
     let engine_mac = raw[&net].mac_address.clone().unwrap_or_default();
-    assert_eq!(
-        engine_mac,
-        derived_mac(&old_ip),
-        "the engine derives the MAC from the address"
-    );
     let before = client.inspect_container(&id).await?;
+    if engine_mac != derived_mac(&old_ip) {
+        // Docker 28 and later: a random MAC, which inspect cannot tell from a user's.
+        return a_random_engine_mac_is_kept(&client, &before, &engine_mac, &net, &new_ip, image)
+            .await;
+    }
     assert_eq!(
         before.networks[0].mac_address, None,
         "read as the engine's, not the user's"
@@ -391,6 +391,60 @@ async fn an_engine_generated_mac_is_not_carried_over() -> anyhow::Result<()> {
     assert_ne!(mac, engine_mac);
     let after = client.inspect_container(&recreated).await?;
     assert_eq!(after.networks[0].mac_address, None);
+    Ok(())
+}
+
+/// From Docker 28 the engine's MACs are random (not `02:42:` + the address): nothing in inspect
+/// says whether the user set one, so it is carried over like a user's, and the container keeps
+/// its MAC across the update, at a new address too (a random MAC does not clash when the
+/// address is reassigned, unlike a derived one).
+async fn a_random_engine_mac_is_kept(
+    client: &DockerClient,
+    before: &Container,
+    engine_mac: &str,
+    net: &str,
+    new_ip: &str,
+    mut image: FixtureImage,
+) -> anyhow::Result<()> {
+    assert!(
+        !engine_mac.is_empty() && !engine_mac.starts_with("02:42:"),
+        "an engine that does not derive MACs gives random ones: {engine_mac:?}"
+    );
+    assert_eq!(
+        before.networks[0].mac_address.as_deref(),
+        Some(engine_mac),
+        "a MAC that is not derived from the address is read as the container's own"
+    );
+    image.publish_next_version().await?;
+    let new_image = client.pull_image(&image.reference(), None).await?;
+    let old_image = client.inspect_image(&before.image_id).await?;
+    let mut spec = RecreateSpec::build(before, &old_image, &new_image, &before.image_reference);
+    assert_eq!(spec.networks[0].mac_address.as_deref(), Some(engine_mac));
+    spec.networks[0].ipv4_address = Some(new_ip.to_owned());
+    client
+        .stop_container(
+            &before.id,
+            StopOptions {
+                signal: "SIGTERM".into(),
+                timeout: Duration::from_secs(10),
+            },
+        )
+        .await?;
+    client
+        .rename_container(&before.id, &format!("{}-wt-old", before.name))
+        .await?;
+    let recreated = client.create_container(&spec).await?;
+    client.connect_networks(&recreated, &spec).await?;
+    client.start_container(&recreated).await?;
+    client.remove_container(&before.id, false).await?;
+    let after = client.inspect_container(&recreated).await?;
+    assert_eq!(after.networks[0].network, net);
+    assert_eq!(after.networks[0].ipv4_address.as_deref(), Some(new_ip));
+    assert_eq!(
+        after.networks[0].mac_address.as_deref(),
+        Some(engine_mac),
+        "the MAC is kept at the new address"
+    );
     Ok(())
 }
 

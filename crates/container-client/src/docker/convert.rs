@@ -98,9 +98,11 @@ fn image_config(c: ImageConfig) -> ContainerConfig {
     }
 }
 
-/// `02:42:` followed by the endpoint's IPv4 address: the MAC the bridge driver generates (seen
-/// on Docker 20.10 and 26.1 by `tests/engine_versions.rs`). Such a MAC is not the user's and
-/// must not be carried over (it would clash once the IP is reassigned).
+/// `02:42:` followed by the endpoint's IPv4 address: the MAC the bridge driver generates up to
+/// Docker 27 (seen on Docker 20.10 and 26.1 by `tests/engine_versions.rs`). Such a MAC is not
+/// the user's and must not be carried over (it would clash once the IP is reassigned). From
+/// Docker 28 the driver's MACs are random: inspect cannot tell them from a user's, so they are
+/// carried over, and the container keeps its MAC (a random one does not clash).
 pub(crate) fn is_engine_generated_mac(mac: &str, ipv4: &str) -> bool {
     let Ok(ip) = ipv4.parse::<std::net::Ipv4Addr>() else {
         return false;
