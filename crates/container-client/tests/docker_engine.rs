@@ -449,7 +449,23 @@ async fn prepare(
     })
 }
 
+/// The MAC of endpoint `net` that a recreation keeps: none when the engine derived it from the
+/// address (`02:42:` + IPv4, up to Docker 27), the MAC itself when it is random (Docker 28+),
+/// which inspect cannot tell from a user's.
+fn kept_engine_mac(
+    endpoints: &HashMap<String, bollard::models::EndpointSettings>,
+    net: &str,
+) -> Option<String> {
+    let endpoint = &endpoints[net];
+    let mac = endpoint.mac_address.clone().filter(|m| !m.is_empty())?;
+    let ip: std::net::Ipv4Addr = endpoint.ip_address.as_deref()?.parse().ok()?;
+    let [o1, o2, o3, o4] = ip.octets();
+    let derived = format!("02:42:{o1:02x}:{o2:02x}:{o3:02x}:{o4:02x}");
+    (derived != mac).then_some(mac)
+}
+
 #[tokio::test]
+#[allow(clippy::too_many_lines)] // one scenario, checked field by field against the engine
 async fn recreation_keeps_every_user_setting_and_follows_the_new_image() -> anyhow::Result<()> {
     let Some((engine, client)) = setup().await else {
         return Ok(());
@@ -522,29 +538,20 @@ async fn recreation_keeps_every_user_setting_and_follows_the_new_image() -> anyh
         .clone()
         .and_then(|n| n.networks)
         .context("networks before")?;
-    let kept_mac = |net: &str| {
-        let e = &raw_endpoints_before[net];
-        let mac = e.mac_address.clone().filter(|m| !m.is_empty())?;
-        let ip = e.ip_address.clone().unwrap_or_default();
-        let derived = ip.parse::<std::net::Ipv4Addr>().ok().map(|ip| {
-            let [a, b, c, d] = ip.octets();
-            format!("02:42:{a:02x}:{b:02x}:{c:02x}:{d:02x}")
-        });
-        (derived.as_deref() != Some(mac.as_str())).then_some(mac)
-    };
+    let kept_mac = |net: &str| kept_engine_mac(&raw_endpoints_before, net);
     assert_eq!(after.networks, spec.networks);
     let mut expected = vec![
         NetworkAttachment {
             network: net_a.clone(),
             aliases: strings(&["app-a", "app-front"]),
             ipv4_address: Some(static_ip.clone()),
-            mac_address: kept_mac(&net_a),
+            mac_address: kept_mac(net_a),
             ..NetworkAttachment::default()
         },
         NetworkAttachment {
             network: net_b.clone(),
             aliases: strings(&["app-b"]),
-            mac_address: kept_mac(&net_b),
+            mac_address: kept_mac(net_b),
             ..NetworkAttachment::default()
         },
     ];
