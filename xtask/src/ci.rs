@@ -4,7 +4,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::{deps, engine};
+use crate::{deps, engine, second_engine};
 
 /// Environment variable that turns a skipped Docker-backed test into a failure.
 const E2E_VAR: &str = "WATCHTOWER_E2E";
@@ -57,11 +57,15 @@ pub(crate) fn run() -> Result<()> {
             .env(engine::SESSION_ENV, &session);
         step("doctests", doctests)?;
     }
-    // The engine tests again, on Docker Engine 26.1 (API 1.45) started beside this machine's.
-    step(
-        "engine tests on Docker Engine 26.1",
-        crate::second_engine::ci_step(&e2e, &session),
-    )?;
+    // The engine tests and the end-to-end suite again, on Docker Engine 26.1 (API 1.45) and on
+    // Docker 28+ set up as Docker 29 ships (API 1.44 at the oldest, containerd image store),
+    // each started beside this machine's engine in turn.
+    for flavour in [second_engine::ENGINE_26, second_engine::ENGINE_28] {
+        step(
+            &format!("engine tests on {}", flavour.title),
+            second_engine::ci_step(flavour, &e2e, &session),
+        )?;
+    }
 
     step("leftovers", LeftoverCheck { session })?;
     step(

@@ -5,8 +5,11 @@
 //! cargo xtask deps    install what the tests need when it is missing (registry, busybox, engine)
 //! cargo xtask bench <name>   print benchmark figures (see `cargo xtask bench` for the list)
 //! cargo xtask man     the man page and shell completions, into target/man/
-//! cargo xtask engine-26 [-- CMD]   the engine tests (or CMD) against Docker Engine 26.1, started
-//!                     beside the machine's engine for the run (part of `cargo xtask ci`)
+//! cargo xtask engine-26 [-- CMD]   the engine and end-to-end tests (or CMD) against Docker
+//!                     Engine 26.1, started beside the machine's engine for the run
+//! cargo xtask engine-28 [-- CMD]   the same against Docker 28+ from Debian unstable, set up as
+//!                     Docker 29 ships (API 1.44 at the oldest, containerd image store)
+//!                     (both are part of `cargo xtask ci`)
 //! ```
 //!
 //! `cargo xtask ci` is the test command named in the README and called by `.ci/run`.
@@ -34,7 +37,11 @@ commands:
           write the man page watchtower.1 and shell completions (default target/man/)
   engine-26 [-- COMMAND [ARG...]]
           start Docker Engine 26.1 (API 1.45, from Debian trixie) beside the machine's
-          engine, run the engine tests (or COMMAND) with DOCKER_HOST pointing at it, stop it";
+          engine, run the engine and end-to-end tests (or COMMAND) with DOCKER_HOST
+          pointing at it, stop it
+  engine-28 [-- COMMAND [ARG...]]
+          the same with Docker Engine 28 or later from Debian unstable, set up as Docker 29
+          ships: API 1.44 at the oldest (DOCKER_MIN_API_VERSION), containerd image store";
 
 /// The benches `cargo xtask bench <name>` knows, with a one-line description each.
 const BENCHES: &[(&str, &str)] = &[
@@ -78,7 +85,8 @@ fn main() -> ExitCode {
         Some("deps") => deps::ensure_all(),
         Some("bench") => bench(args.get(1).map(String::as_str)),
         Some("man") => man::run(&args[1..]),
-        Some("engine-26") => second_engine::run(&args[1..]),
+        Some("engine-26") => second_engine::run(second_engine::ENGINE_26, &args[1..]),
+        Some("engine-28") => second_engine::run(second_engine::ENGINE_28, &args[1..]),
         Some("-h" | "--help" | "help") => {
             eprintln!("{USAGE}");
             return ExitCode::SUCCESS;

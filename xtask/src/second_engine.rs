@@ -1,17 +1,24 @@
-//! `cargo xtask engine-26`: Docker Engine 26.1 (API 1.45) as a second daemon beside the
-//! machine's own, so that the code paths of API 1.42 and 1.44 and later run against a real
-//! engine in CI (see `crates/container-client/src/api_version.rs`).
+//! `cargo xtask engine-26` and `cargo xtask engine-28`: a second Docker Engine beside the
+//! machine's own, so that the code paths of API 1.42, 1.44 and later run against real engines
+//! in CI (see `crates/container-client/src/api_version.rs`).
 //!
-//! The machine's engine is Debian bookworm's `docker.io` 20.10 (API 1.41). Debian trixie's
-//! `docker.io` 26.1 runs on bookworm's libc, `containerd` and `runc`, so only its `dockerd` and
-//! `docker-proxy` are needed. Four stages:
+//! The machine's engine is Debian bookworm's `docker.io` 20.10 (API 1.41). Two flavours:
+//!
+//! - [`ENGINE_26`]: Debian trixie's `docker.io` 26.1 (API 1.45), as packaged.
+//! - [`ENGINE_28`]: Debian unstable's `docker.io` (28.5, API 1.51, when this was written; any
+//!   28 or later is taken) set up as Docker 29 ships: `DOCKER_MIN_API_VERSION=1.44`, so that a
+//!   client pinned below 1.44 is refused exactly as Docker 29 refuses the original watchtower,
+//!   and the containerd image store.
+//!
+//! Both run on bookworm's libc, `containerd` and `runc`, so only their `dockerd` and
+//! `docker-proxy` are needed. Four stages (paths shown for `engine-26`):
 //!
 //! 1. **Download** with apt itself, so that the package is checked against trixie's signed
 //!    release file: a private sources file for trixie `main`, private package lists and cache
 //!    under `target/engine-26/apt-<pid>/` (the system's sources and lists are not touched),
 //!    `apt-get download docker.io/trixie`, and `dpkg-deb` to take the two binaries out into
-//!    `target/engine-26/bin/`. A stamp there records the package version; while it names a 26.1
-//!    package and `dockerd --version` agrees, nothing is downloaded again.
+//!    `target/engine-26/bin/`. A stamp there records the package version; while it names a
+//!    package of the flavour and `dockerd --version` agrees, nothing is downloaded again.
 //! 2. **Start** `dockerd` with everything of its own: socket, `--exec-root` and `--pidfile` under
 //!    `/run/wt-engine-26-<pid>/`, `--data-root` under `target/engine-26/state-<pid>/`, a config
 //!    file instead of `/etc/docker/daemon.json`, the containerd it starts itself (the machine's
@@ -39,22 +46,13 @@ use anyhow::{Context as _, Result, bail};
 use crate::deps;
 use crate::engine::{SESSION_ENV, SESSION_LABEL};
 
-/// The Debian release and package the engine comes from.
-const SUITE: &str = "trixie";
+/// The Debian package the engines come from.
 const PACKAGE: &str = "docker.io";
 const MIRROR: &str = "http://deb.debian.org/debian";
 /// Bookworm's `debian-archive-keyring` carries trixie's signing keys.
 const KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
-/// The upstream version the tests and the README name: a package of another one is refused.
-const UPSTREAM: &str = "26.1.";
-/// Folder under `target/`.
-const DIR_NAME: &str = "engine-26";
-/// Prefix of the per-run folder under `/run` (short: containerd's socket paths live there).
-const RUN_PREFIX: &str = "wt-engine-26-";
 /// The stamp file beside the binaries, holding the Debian version they came from.
 const STAMP: &str = "VERSION";
-/// Prefix of the run's bridge (`wt26-<pid>`, within the 15 characters of an interface name).
-const BRIDGE_PREFIX: &str = "wt26-";
 /// The machine's engine's bridge, which must survive the second engine.
 const HOST_BRIDGE: &str = "docker0";
 /// Environment variable that turns a skipped Docker-backed test into a failure.
@@ -80,9 +78,67 @@ const READY_LIMIT: Duration = Duration::from_secs(60);
 /// How long it may take to shut down after SIGTERM (its own shutdown timeout is 15 s).
 const STOP_LIMIT: Duration = Duration::from_secs(45);
 
+/// An engine this program starts beside the machine's.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Flavour {
+    /// The subcommand, the folder under `target/` and the containerd namespace: `engine-26`.
+    pub(crate) name: &'static str,
+    /// What the messages call it: `Docker Engine 26.1`.
+    pub(crate) title: &'static str,
+    /// The Debian suite `docker.io` comes from.
+    suite: &'static str,
+    /// Whether an upstream version (`26.1.5+dfsg1`) is one this flavour stands for; a package
+    /// of another version is refused, so the README's list of tested engines stays true.
+    accepts: fn(&str) -> bool,
+    /// The versions [`accepts`](Self::accepts) takes, for messages.
+    expected: &'static str,
+    /// Prefix of the per-run folder under `/run` (short: containerd's socket paths live there).
+    run_prefix: &'static str,
+    /// Prefix of the run's bridge (`wt26-<pid>`, within the 15 characters of an interface name).
+    bridge_prefix: &'static str,
+    /// The oldest API version the daemon serves (`DOCKER_MIN_API_VERSION`): Docker 29 refuses
+    /// every client below 1.44, which is what broke the original watchtower.
+    min_api: Option<&'static str>,
+    /// The containerd image store (`features.containerd-snapshotter`), the default of fresh
+    /// Docker 29 installations: image IDs are manifest digests there.
+    containerd_snapshotter: bool,
+}
+
+/// Debian trixie's Docker Engine 26.1 (API 1.45), as packaged.
+pub(crate) const ENGINE_26: Flavour = Flavour {
+    name: "engine-26",
+    title: "Docker Engine 26.1",
+    suite: "trixie",
+    accepts: |v| v.starts_with("26.1."),
+    expected: "26.1.x",
+    run_prefix: "wt-engine-26-",
+    bridge_prefix: "wt26-",
+    min_api: None,
+    containerd_snapshotter: false,
+};
+
+/// Debian unstable's Docker Engine (28.5 when this was written, API 1.51) set up as Docker 29
+/// ships: API 1.44 at the oldest and the containerd image store.
+pub(crate) const ENGINE_28: Flavour = Flavour {
+    name: "engine-28",
+    title: "Docker Engine 28+ (Docker 29 settings)",
+    suite: "sid",
+    accepts: |v| {
+        v.split('.')
+            .next()
+            .and_then(|major| major.parse::<u32>().ok())
+            .is_some_and(|major| major >= 28)
+    },
+    expected: "28.0 or later",
+    run_prefix: "wt-engine-28-",
+    bridge_prefix: "wt28-",
+    min_api: Some("1.44"),
+    containerd_snapshotter: true,
+};
+
 /// The CI step: this program again as `engine-26`, with the test environment of the main tests
 /// (the session variable makes the leftover check afterwards see its processes too).
-pub(crate) fn ci_step(e2e: &str, session: &str) -> Command {
+pub(crate) fn ci_step(flavour: Flavour, e2e: &str, session: &str) -> Command {
     let mut cmd = if let Ok(exe) = std::env::current_exe() {
         Command::new(exe)
     } else {
@@ -91,24 +147,24 @@ pub(crate) fn ci_step(e2e: &str, session: &str) -> Command {
         c
     };
     // Same environment as the main test step (see `ci::cargo`), so nothing is rebuilt.
-    cmd.arg("engine-26")
+    cmd.arg(flavour.name)
         .env(E2E_VAR, e2e)
         .env(SESSION_ENV, session)
         .env_remove("CARGO_MANIFEST_DIR");
     cmd
 }
 
-/// `cargo xtask engine-26 [-- COMMAND [ARG...]]`: the engine test targets (or `COMMAND`) against
-/// Docker Engine 26.1, started for the purpose and stopped afterwards.
-pub(crate) fn run(args: &[String]) -> Result<()> {
+/// `cargo xtask engine-26|engine-28 [-- COMMAND [ARG...]]`: the engine test targets (or
+/// `COMMAND`) against that engine, started for the purpose and stopped afterwards.
+pub(crate) fn run(flavour: Flavour, args: &[String]) -> Result<()> {
     let command = match args {
         [] => None,
         [dashes, rest @ ..] if dashes == "--" && !rest.is_empty() => Some(rest),
-        _ => bail!("usage: cargo xtask engine-26 [-- COMMAND [ARG...]]"),
+        _ => bail!("usage: cargo xtask {} [-- COMMAND [ARG...]]", flavour.name),
     };
     let started = now();
-    let binaries = ensure_binaries(&engine_dir())?;
-    let mut engine = SecondEngine::start(&binaries)?;
+    let binaries = ensure_binaries(flavour, &engine_dir(flavour))?;
+    let mut engine = SecondEngine::start(flavour, &binaries)?;
     let ready = now();
     eprintln!(
         "xtask: Docker Engine {} (API {}) answers at {} after {:.1} s",
@@ -118,7 +174,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         (ready - started).as_secs_f64()
     );
     let session = std::env::var(SESSION_ENV)
-        .unwrap_or_else(|_| format!("xtask-engine-26-{}", std::process::id()));
+        .unwrap_or_else(|_| format!("xtask-{}-{}", flavour.name, std::process::id()));
     let outcome = match command {
         None => run_tests(&engine, &session),
         Some(command) => {
@@ -192,7 +248,7 @@ fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-fn engine_dir() -> PathBuf {
+fn engine_dir(flavour: Flavour) -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map_or_else(|| workspace_root().join("target"), PathBuf::from);
     let target = if target.is_absolute() {
@@ -200,7 +256,7 @@ fn engine_dir() -> PathBuf {
     } else {
         workspace_root().join(target)
     };
-    target.join(DIR_NAME)
+    target.join(flavour.name)
 }
 
 /// Monotonic time for the timings this program prints.
@@ -212,6 +268,24 @@ fn now() -> std::time::Instant {
 #[allow(clippy::disallowed_methods)] // xtask is synchronous: no runtime to sleep on
 fn pause(d: Duration) {
     std::thread::sleep(d);
+}
+
+/// The daemon's config file in `state_dir`: an address pool of its own, published ports on
+/// 127.0.0.1 only, the flavour's image store.
+fn write_config(flavour: Flavour, state_dir: &Path, pid: u32) -> Result<PathBuf> {
+    let config = state_dir.join("daemon.json");
+    // A /16 of 10.64.0.0/10 by pid, so that two runs at once do not overlap either.
+    let pool = format!("10.{}.0.0/16", 64 + pid % 64);
+    fs::write(
+        &config,
+        serde_json::to_vec_pretty(&serde_json::json!({
+            "default-address-pools": [{ "base": pool, "size": 24 }],
+            "ip": "127.0.0.1",
+            "features": { "containerd-snapshotter": flavour.containerd_snapshotter },
+        }))?,
+    )
+    .with_context(|| format!("write {}", config.display()))?;
+    Ok(config)
 }
 
 /// Waits until `done` is true, polling every [`POLL`] for at most `limit`.
@@ -239,10 +313,10 @@ struct Binaries {
     version: String,
 }
 
-/// The binaries of trixie's `docker.io` 26.1 in `dir/bin`, downloaded unless they are there.
-fn ensure_binaries(dir: &Path) -> Result<Binaries> {
+/// The binaries of the flavour's `docker.io` in `dir/bin`, downloaded unless they are there.
+fn ensure_binaries(flavour: Flavour, dir: &Path) -> Result<Binaries> {
     let bin = dir.join("bin");
-    if let Some(binaries) = cached(&bin) {
+    if let Some(binaries) = cached(flavour, &bin) {
         eprintln!(
             "xtask: reusing Docker Engine {} from {}",
             binaries.version,
@@ -251,11 +325,12 @@ fn ensure_binaries(dir: &Path) -> Result<Binaries> {
         return Ok(binaries);
     }
     let started = now();
-    download(dir, &bin)?;
-    let binaries = cached(&bin).with_context(|| {
+    download(flavour, dir, &bin)?;
+    let binaries = cached(flavour, &bin).with_context(|| {
         format!(
-            "the engine unpacked into {} does not report version {UPSTREAM}x",
-            bin.display()
+            "the engine unpacked into {} does not report version {}",
+            bin.display(),
+            flavour.expected
         )
     })?;
     eprintln!(
@@ -267,15 +342,15 @@ fn ensure_binaries(dir: &Path) -> Result<Binaries> {
     Ok(binaries)
 }
 
-/// The binaries in `bin` when the stamp names a 26.1 package and `dockerd` says so too.
-fn cached(bin: &Path) -> Option<Binaries> {
+/// The binaries in `bin` when the stamp names a package of the flavour and `dockerd` says so too.
+fn cached(flavour: Flavour, bin: &Path) -> Option<Binaries> {
     let version = fs::read_to_string(bin.join(STAMP)).ok()?.trim().to_owned();
     let binaries = Binaries {
         dockerd: bin.join("dockerd"),
         proxy: bin.join("docker-proxy"),
         version,
     };
-    if !binaries.version.starts_with(UPSTREAM) || !binaries.proxy.is_file() {
+    if !(flavour.accepts)(&binaries.version) || !binaries.proxy.is_file() {
         return None;
     }
     let out = Command::new(&binaries.dockerd)
@@ -283,17 +358,19 @@ fn cached(bin: &Path) -> Option<Binaries> {
         .output()
         .ok()?;
     String::from_utf8_lossy(&out.stdout)
-        .starts_with(&format!("Docker version {UPSTREAM}"))
+        .strip_prefix("Docker version ")
+        .is_some_and(flavour.accepts)
         .then_some(binaries)
 }
 
-/// Downloads trixie's `docker.io` with apt (private sources, lists and cache) and puts
+/// Downloads the flavour's `docker.io` with apt (private sources, lists and cache) and puts
 /// `dockerd` and `docker-proxy` into `bin`, the stamp last.
-fn download(dir: &Path, bin: &Path) -> Result<()> {
+fn download(flavour: Flavour, dir: &Path, bin: &Path) -> Result<()> {
+    let suite = flavour.suite;
     if !Path::new(KEYRING).is_file() {
         bail!(
             "{KEYRING} is missing: Debian's package `debian-archive-keyring` holds the keys \
-             that sign {SUITE}"
+             that sign {suite}"
         );
     }
     let work = dir.join(format!("apt-{}", std::process::id()));
@@ -302,11 +379,11 @@ fn download(dir: &Path, bin: &Path) -> Result<()> {
         fs::create_dir_all(work.join(sub))
             .with_context(|| format!("create {}", work.join(sub).display()))?;
     }
-    let sources = work.join(format!("{SUITE}.sources"));
+    let sources = work.join(format!("{suite}.sources"));
     fs::write(
         &sources,
         format!(
-            "Types: deb\nURIs: {MIRROR}\nSuites: {SUITE}\nComponents: main\n\
+            "Types: deb\nURIs: {MIRROR}\nSuites: {suite}\nComponents: main\n\
              Targets: Packages\nSigned-By: {KEYRING}\n"
         ),
     )
@@ -331,14 +408,14 @@ fn download(dir: &Path, bin: &Path) -> Result<()> {
         cmd.arg("-q").args(args).current_dir(&work);
         cmd
     };
-    eprintln!("xtask: fetching {PACKAGE} from Debian {SUITE} (apt, signature-checked)");
+    eprintln!("xtask: fetching {PACKAGE} from Debian {suite} (apt, signature-checked)");
     // `--error-on=any`: a list that could not be fetched or verified is an error, not a warning.
     run_quiet(
         apt(&["update", "--error-on=any"]),
         "apt-get update for trixie",
     )?;
     run_quiet(
-        apt(&["download", &format!("{PACKAGE}/{SUITE}")]),
+        apt(&["download", &format!("{PACKAGE}/{suite}")]),
         "apt-get download",
     )?;
     let deb = fs::read_dir(&work)?
@@ -364,12 +441,7 @@ fn download(dir: &Path, bin: &Path) -> Result<()> {
         "dpkg-deb --field",
     )?;
     let version = version.trim().to_owned();
-    if !version.starts_with(UPSTREAM) {
-        bail!(
-            "Debian {SUITE} now has {PACKAGE} {version}, not {UPSTREAM}x: update UPSTREAM in \
-             xtask/src/second_engine.rs and the README's sentence on tested engines"
-        );
-    }
+    check_package_version(flavour, &version)?;
     let root = work.join("root");
     run_quiet(
         {
@@ -390,6 +462,20 @@ fn download(dir: &Path, bin: &Path) -> Result<()> {
     fs::write(&stamp_tmp, format!("{version}\n"))?;
     fs::rename(&stamp_tmp, bin.join(STAMP))?;
     fs::remove_dir_all(&work).with_context(|| format!("remove {}", work.display()))?;
+    Ok(())
+}
+
+/// Refuses a package of a version the flavour does not stand for.
+fn check_package_version(flavour: Flavour, version: &str) -> Result<()> {
+    if !(flavour.accepts)(version) {
+        bail!(
+            "Debian {} now has {PACKAGE} {version}, not {}: update {} in \
+             xtask/src/second_engine.rs and the README's sentence on tested engines",
+            flavour.suite,
+            flavour.expected,
+            flavour.name
+        );
+    }
     Ok(())
 }
 
@@ -428,12 +514,13 @@ fn output(cmd: &mut Command, what: &str) -> Result<String> {
 
 /// A running second `dockerd`; stopped by [`SecondEngine::stop`] or on drop.
 struct SecondEngine {
+    flavour: Flavour,
     child: Option<Child>,
     /// The Linux bridge of the engine's default network, made for the run.
     bridge: String,
     /// Whether the machine's `docker0` existed when the run began.
     host_bridge_before: bool,
-    /// `/run/wt-engine-26-<pid>`: socket, pidfile, exec root.
+    /// `/run/wt-engine-26-<pid>` (by flavour): socket, pidfile, exec root.
     run_dir: PathBuf,
     /// `target/engine-26/state-<pid>`: data root, config file, log.
     state_dir: PathBuf,
@@ -444,18 +531,19 @@ struct SecondEngine {
 }
 
 impl SecondEngine {
-    fn start(binaries: &Binaries) -> Result<Self> {
+    fn start(flavour: Flavour, binaries: &Binaries) -> Result<Self> {
         if !is_root() {
             bail!(
-                "the second engine runs dockerd, which needs root: run `cargo xtask engine-26` \
-                 (or `cargo xtask ci`) as root"
+                "the second engine runs dockerd, which needs root: run `cargo xtask {}` \
+                 (or `cargo xtask ci`) as root",
+                flavour.name
             );
         }
         let path = search_path();
         for (program, package) in [("containerd", "containerd"), ("runc", "runc")] {
             if find_program(&path, program).is_none() {
                 bail!(
-                    "`{program}` is not on PATH: dockerd 26.1 runs the machine's {program} \
+                    "`{program}` is not on PATH: the second dockerd runs the machine's {program} \
                      (Debian package `{package}`)"
                 );
             }
@@ -466,26 +554,17 @@ impl SecondEngine {
             .and_then(Path::parent)
             .context("engine folder")?
             .to_path_buf();
-        sweep_stale_runs(&dir);
+        sweep_stale_runs(flavour, &dir);
 
         let pid = std::process::id();
-        let bridge = format!("{BRIDGE_PREFIX}{pid}");
-        let run_dir = PathBuf::from("/run").join(format!("{RUN_PREFIX}{pid}"));
+        let bridge = format!("{}{pid}", flavour.bridge_prefix);
+        let run_dir = PathBuf::from("/run").join(format!("{}{pid}", flavour.run_prefix));
         let state_dir = dir.join(format!("state-{pid}"));
         for d in [&run_dir, &state_dir] {
             let _ = fs::remove_dir_all(d);
             fs::create_dir_all(d).with_context(|| format!("create {}", d.display()))?;
         }
-        let config = state_dir.join("daemon.json");
-        // A /16 of 10.64.0.0/10 by pid, so that two runs at once do not overlap either.
-        let pool = format!("10.{}.0.0/16", 64 + pid % 64);
-        fs::write(
-            &config,
-            serde_json::to_vec_pretty(&serde_json::json!({
-                "default-address-pools": [{ "base": pool, "size": 24 }],
-                "ip": "127.0.0.1",
-            }))?,
-        )?;
+        let config = write_config(flavour, &state_dir, pid)?;
         // dockerd gives the bridge an address from the pool.
         let _ = delete_link(&bridge);
         run_quiet(
@@ -514,12 +593,17 @@ impl SecondEngine {
             .arg(format!("--bridge={bridge}"))
             .args(["--iptables=false", "--ip6tables=false"])
             // Namespaces of its own, should it ever share a containerd with another engine.
-            .args(["--containerd-namespace", "wt-engine-26"])
-            .args(["--containerd-plugins-namespace", "wt-engine-26-plugins"])
+            .arg("--containerd-namespace")
+            .arg(format!("wt-{}", flavour.name))
+            .arg("--containerd-plugins-namespace")
+            .arg(format!("wt-{}-plugins", flavour.name))
             .arg("--userland-proxy-path")
             .arg(&binaries.proxy);
         if let Some(init) = docker_init(&path) {
             cmd.arg("--init-path").arg(init);
+        }
+        if let Some(min_api) = flavour.min_api {
+            cmd.env("DOCKER_MIN_API_VERSION", min_api);
         }
         cmd.env("PATH", std::env::join_paths(&path)?)
             .stdin(Stdio::null())
@@ -534,6 +618,7 @@ impl SecondEngine {
             }
         };
         let mut engine = SecondEngine {
+            flavour,
             child: Some(child),
             bridge,
             host_bridge_before: link_exists(HOST_BRIDGE),
@@ -574,14 +659,16 @@ impl SecondEngine {
         if let Some(status) = exited {
             self.child = None;
             bail!(
-                "dockerd 26.1 exited with {status} before it answered; its log ends with:\n{}",
+                "dockerd ({}) exited with {status} before it answered; its log ends with:\n{}",
+                self.flavour.title,
                 self.log_tail()
             );
         }
         if !answered {
             bail!(
-                "dockerd 26.1 did not answer /_ping on {} within {READY_LIMIT:?}; its log ends \
+                "dockerd ({}) did not answer /_ping on {} within {READY_LIMIT:?}; its log ends \
                  with:\n{}",
+                self.flavour.title,
                 socket.display(),
                 self.log_tail()
             );
@@ -601,13 +688,20 @@ impl SecondEngine {
             .api_version
             .strip_prefix("1.")
             .and_then(|m| m.parse::<u32>().ok());
-        if !self.version.starts_with(UPSTREAM) || minor.is_none_or(|m| m < 44) {
+        if !(self.flavour.accepts)(&self.version) || minor.is_none_or(|m| m < 44) {
             bail!(
-                "the second engine reports version {:?}, API {:?}; expected {UPSTREAM}x with \
-                 API 1.44 or later",
+                "the second engine reports version {:?}, API {:?}; expected {} with API 1.44 or \
+                 later",
                 self.version,
-                self.api_version
+                self.api_version,
+                self.flavour.expected
             );
+        }
+        let min_api = v["MinAPIVersion"].as_str().unwrap_or_default();
+        if let Some(wanted) = self.flavour.min_api
+            && min_api != wanted
+        {
+            bail!("the second engine serves API {min_api} and later, not {wanted} and later");
         }
         Ok(())
     }
@@ -744,7 +838,7 @@ impl Drop for SecondEngine {
 }
 
 /// Removes the folders of runs whose xtask process is gone, stopping what of them still runs.
-fn sweep_stale_runs(engine_dir: &Path) {
+fn sweep_stale_runs(flavour: Flavour, engine_dir: &Path) {
     let owner_alive = |pid: &str| {
         fs::read(Path::new("/proc").join(pid).join("cmdline"))
             .is_ok_and(|c| String::from_utf8_lossy(&c).contains("xtask"))
@@ -754,7 +848,7 @@ fn sweep_stale_runs(engine_dir: &Path) {
         for e in entries.flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             if name
-                .strip_prefix(RUN_PREFIX)
+                .strip_prefix(flavour.run_prefix)
                 .is_some_and(|pid| !owner_alive(pid))
             {
                 stale.push(e.path());
@@ -772,9 +866,9 @@ fn sweep_stale_runs(engine_dir: &Path) {
             }
         }
     }
-    for link in links_with_prefix(BRIDGE_PREFIX) {
+    for link in links_with_prefix(flavour.bridge_prefix) {
         if link
-            .strip_prefix(BRIDGE_PREFIX)
+            .strip_prefix(flavour.bridge_prefix)
             .is_some_and(|pid| !owner_alive(pid))
         {
             eprintln!("xtask: deleting bridge {link} of an earlier run");
@@ -986,12 +1080,18 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("xtask-engine-stamp-{}", std::process::id()));
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
-        assert!(cached(&dir).is_none(), "no stamp");
+        assert!(cached(ENGINE_26, &dir).is_none(), "no stamp");
         fs::write(dir.join(STAMP), "20.10.24+dfsg1-1\n").unwrap();
         fs::write(dir.join("docker-proxy"), "").unwrap();
-        assert!(cached(&dir).is_none(), "stamp of another version");
+        assert!(
+            cached(ENGINE_26, &dir).is_none(),
+            "stamp of another version"
+        );
         fs::write(dir.join(STAMP), "26.1.5+dfsg1-9\n").unwrap();
-        assert!(cached(&dir).is_none(), "no dockerd that says 26.1");
+        assert!(
+            cached(ENGINE_26, &dir).is_none(),
+            "no dockerd that says 26.1"
+        );
         fs::remove_dir_all(&dir).unwrap();
     }
 
