@@ -1096,6 +1096,19 @@ mod tests {
     }
 
     #[test]
+    fn each_flavour_takes_only_its_versions() {
+        assert!((ENGINE_26.accepts)("26.1.5+dfsg1"));
+        assert!(!(ENGINE_26.accepts)("26.0.1"));
+        assert!(!(ENGINE_26.accepts)("28.5.2+dfsg4"));
+        assert!((ENGINE_28.accepts)("28.5.2+dfsg4"));
+        assert!((ENGINE_28.accepts)("29.0.0"));
+        assert!(!(ENGINE_28.accepts)("27.5.1"));
+        assert!(!(ENGINE_28.accepts)("20.10.24+dfsg1"));
+        assert!(!(ENGINE_28.accepts)("garbage"));
+        assert!(check_package_version(ENGINE_28, "26.1.5+dfsg1-9").is_err());
+    }
+
+    #[test]
     fn filters_are_percent_encoded() {
         assert_eq!(
             percent_encode(r#"{"label":["a=b"]}"#),
