@@ -23,9 +23,10 @@ use watchtower_lifecycle::{POST_UPDATE_LABEL, PRE_UPDATE_LABEL};
 use watchtower_registry_digest::RegistryOptions;
 use watchtower_session_report::{ContainerReport, FailedStep, Report, State};
 
-use common::{Volumes, sh, volume_at, volume_exists, with_volumes, write_data};
+use common::{sh, volume_at, volume_exists, with_volumes, write_data};
 use watchtower_testkit::{
-    ContainerSpec, Engine, FixtureImage, FixtureSpec, RUN_LABEL, Registry, RegistryMode,
+    AnonymousVolumes, ContainerSpec, Engine, FixtureImage, FixtureSpec, RUN_LABEL, Registry,
+    RegistryMode,
 };
 
 struct World {
@@ -737,7 +738,7 @@ async fn anonymous_volumes_survive_updates_with_remove_volumes() -> anyhow::Resu
     let Some(w) = World::new().await? else {
         return Ok(());
     };
-    let volumes = Volumes::default();
+    let volumes = AnonymousVolumes::default();
     let mut app = w.fixture_with("e2e/anon", with_volumes(&["/data"])).await?;
     let db = w.run("db", ContainerSpec::new(app.reference())).await?;
     let updater = w.updater(removing_volumes()).await?;
@@ -771,7 +772,7 @@ async fn a_failed_update_keeps_the_anonymous_volume_in_the_restored_container() 
     let Some(w) = World::new().await? else {
         return Ok(());
     };
-    let volumes = Volumes::default();
+    let volumes = AnonymousVolumes::default();
     let mut app = w
         .fixture_with("e2e/anon-broken", with_volumes(&["/data"]))
         .await?;
@@ -808,7 +809,7 @@ async fn containers_started_with_rm_keep_their_anonymous_volumes() -> anyhow::Re
     let Some(w) = World::new().await? else {
         return Ok(());
     };
-    let volumes = Volumes::default();
+    let volumes = AnonymousVolumes::default();
     let mut good = w
         .fixture_with("e2e/rm-anon-good", with_volumes(&["/data"]))
         .await?;

@@ -25,7 +25,7 @@ use watchtower_container_client::{ContainerClient, DockerClient, ListOptions};
 use watchtower_registry_digest::RegistryOptions;
 use watchtower_session_report::State;
 use watchtower_testkit::{
-    ContainerSpec, Engine, FixtureImage, FixtureSpec, Registry, RegistryMode,
+    AnonymousVolumes, ContainerSpec, Engine, FixtureImage, FixtureSpec, Registry, RegistryMode,
 };
 
 /// The label value that marks a watchtower instance.
@@ -423,7 +423,7 @@ async fn the_successor_keeps_the_anonymous_volume_of_the_instance() -> anyhow::R
     let Some(w) = World::new().await? else {
         return Ok(());
     };
-    let volumes = common::Volumes::default();
+    let volumes = AnonymousVolumes::default();
     let mut image = w
         .fixture_with("self-update/volume", common::with_volumes(&["/data"]))
         .await?;

@@ -18,8 +18,8 @@ use watchtower_container_client::{
     NetworkAttachment, NetworkMode, PullAuth, RecreateSpec, StopOptions,
 };
 use watchtower_testkit::{
-    ContainerSpec, DEFAULT_CMD, Engine, FixtureImage, FixtureSpec, Registry, RegistryMode,
-    VERSION_LABEL,
+    AnonymousVolumes, ContainerSpec, DEFAULT_CMD, Engine, FixtureImage, FixtureSpec, Registry,
+    RegistryMode, VERSION_LABEL,
 };
 
 async fn setup() -> Option<(Engine, DockerClient)> {
@@ -73,69 +73,6 @@ async fn recreate(
     client.remove_container(&old.id, true).await?;
     let new = client.inspect_container(&id).await?;
     Ok((spec, new))
-}
-
-/// Anonymous volumes carry no label, so the testkit cannot find them, and the engine keeps a
-/// carried-over one when its container is removed (it is mounted by name). This removes the
-/// volumes a test names, after the containers that use them, when it is dropped (also when
-/// the test panics). Declare it after the `Engine`, so that it is dropped first.
-#[derive(Default)]
-struct Volumes(std::sync::Mutex<Vec<String>>);
-
-impl Volumes {
-    fn track(&self, name: &str) {
-        self.0.lock().expect("volume list").push(name.to_owned());
-    }
-}
-
-impl Drop for Volumes {
-    fn drop(&mut self) {
-        let names = std::mem::take(
-            &mut *self
-                .0
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner),
-        );
-        if names.is_empty() {
-            return;
-        }
-        let sweep = std::thread::spawn(move || -> anyhow::Result<()> {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            runtime.block_on(async {
-                let docker = bollard::Docker::connect_with_defaults()?
-                    .negotiate_version()
-                    .await?;
-                for name in &names {
-                    let filters = HashMap::from([("volume", vec![name.as_str()])]);
-                    let users = docker
-                        .list_containers(Some(
-                            bollard::query_parameters::ListContainersOptionsBuilder::default()
-                                .all(true)
-                                .filters(&filters)
-                                .build(),
-                        ))
-                        .await?;
-                    for id in users.into_iter().filter_map(|c| c.id) {
-                        let force =
-                            bollard::query_parameters::RemoveContainerOptionsBuilder::default()
-                                .force(true)
-                                .build();
-                        let _gone = docker.remove_container(&id, Some(force)).await;
-                    }
-                    let force = bollard::query_parameters::RemoveVolumeOptionsBuilder::default()
-                        .force(true)
-                        .build();
-                    let _gone = docker.remove_volume(name, Some(force)).await;
-                }
-                Ok(())
-            })
-        });
-        if let Ok(Err(err)) | Err(err) = sweep.join().map_err(|_| anyhow::anyhow!("panicked")) {
-            eprintln!("removing the test's anonymous volumes: {err:#}");
-        }
-    }
 }
 
 /// The name of the volume mounted at `destination` in container `id`, as the engine reports.
@@ -605,7 +542,7 @@ async fn assert_a_second_update_changes_nothing(
     new_image: &Image,
     spec: &RecreateSpec,
 ) -> anyhow::Result<()> {
-    let volumes = Volumes::default();
+    let volumes = AnonymousVolumes::default();
     let data2 = volume_at(engine, &after.id, "/data2")
         .await?
         .context("/data2")?;
@@ -1320,7 +1257,7 @@ async fn container_with_data(
     engine: &Engine,
     client: &DockerClient,
     registry: &Registry,
-    volumes: &Volumes,
+    volumes: &AnonymousVolumes,
     repo: &str,
 ) -> anyhow::Result<(FixtureImage, Container, String)> {
     let image = FixtureImage::publish(engine, registry, repo, with_volumes(&["/data"])).await?;
@@ -1342,7 +1279,7 @@ async fn anonymous_volumes_are_carried_over_and_new_ones_are_fresh() -> anyhow::
     let Some((engine, client)) = setup().await else {
         return Ok(());
     };
-    let volumes = Volumes::default();
+    let volumes = AnonymousVolumes::default();
     let registry = Registry::start(RegistryMode::Plain).await?;
     let (mut image, before, data) =
         container_with_data(&engine, &client, &registry, &volumes, "cc/anon").await?;
@@ -1414,7 +1351,7 @@ async fn a_volume_the_new_image_no_longer_declares_is_not_carried() -> anyhow::R
     let Some((engine, client)) = setup().await else {
         return Ok(());
     };
-    let volumes = Volumes::default();
+    let volumes = AnonymousVolumes::default();
     let registry = Registry::start(RegistryMode::Plain).await?;
     let (mut image, before, data) =
         container_with_data(&engine, &client, &registry, &volumes, "cc/dropped").await?;
@@ -1438,7 +1375,7 @@ async fn removing_a_half_made_container_keeps_the_volumes_it_carried() -> anyhow
     let Some((engine, client)) = setup().await else {
         return Ok(());
     };
-    let volumes = Volumes::default();
+    let volumes = AnonymousVolumes::default();
     let registry = Registry::start(RegistryMode::Plain).await?;
     let (mut image, before, data) =
         container_with_data(&engine, &client, &registry, &volumes, "cc/half").await?;

@@ -100,6 +100,7 @@ mod push;
 mod registry;
 pub mod tls;
 mod token;
+mod volumes;
 
 pub use engine::{
     ContainerSpec, Engine, PID_LABEL, PID_NAMESPACE_LABEL, RUN_LABEL, SESSION_ENV, SESSION_LABEL,
@@ -107,6 +108,7 @@ pub use engine::{
 pub use fixture::{DEFAULT_CMD, FixtureImage, FixtureSpec, VERSION_LABEL};
 pub use registry::{AccessLogEntry, Auth, REGISTRY_USER, Registry, RegistryMode, RegistryOptions};
 pub use token::{TokenRequest, TokenServer};
+pub use volumes::AnonymousVolumes;
 
 /// [`Engine::require`] under the name issue 2 gives it: the engine, or a loud skip (`None`),
 /// or a panic under `WATCHTOWER_E2E=required`.
