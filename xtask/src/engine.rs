@@ -70,6 +70,15 @@ pub(crate) fn answers() -> bool {
 
 /// Containers, networks, volumes and images labelled with this test session.
 pub(crate) fn testkit_leftovers(session: &str) -> Result<Vec<String>> {
+    session_objects(get, session)
+}
+
+/// Containers, networks, volumes and images labelled with test session `session` on the engine
+/// that `get` asks (a GET of an API path answering status and body).
+pub(crate) fn session_objects(
+    get: impl Fn(&str) -> Result<(u16, String)>,
+    session: &str,
+) -> Result<Vec<String>> {
     let filter = percent_encode(&format!(r#"{{"label":["{SESSION_LABEL}={session}"]}}"#));
     let mut found = Vec::new();
     for (kind, path, name_of) in [
@@ -115,4 +124,17 @@ fn percent_encode(text: &str) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_are_percent_encoded() {
+        assert_eq!(
+            percent_encode(r#"{"label":["a=b"]}"#),
+            "%7B%22label%22%3A%5B%22a%3Db%22%5D%7D"
+        );
+    }
 }

@@ -44,7 +44,7 @@ use std::time::Duration;
 use anyhow::{Context as _, Result, bail};
 
 use crate::deps;
-use crate::engine::{SESSION_ENV, SESSION_LABEL};
+use crate::engine::{self, SESSION_ENV};
 
 /// The Debian package the engines come from.
 const PACKAGE: &str = "docker.io";
@@ -715,35 +715,7 @@ impl SecondEngine {
     /// Containers, networks, volumes and images of the test session still on this engine.
     fn check_leftovers(&self, session: &str) -> Result<()> {
         let socket = self.socket();
-        let filter = percent_encode(&format!(r#"{{"label":["{SESSION_LABEL}={session}"]}}"#));
-        let mut found = Vec::new();
-        for (kind, path, name_of) in [
-            (
-                "container",
-                format!("/containers/json?all=1&filters={filter}"),
-                "Names",
-            ),
-            ("network", format!("/networks?filters={filter}"), "Name"),
-            ("volume", format!("/volumes?filters={filter}"), "Name"),
-            (
-                "image",
-                format!("/images/json?filters={filter}"),
-                "RepoTags",
-            ),
-        ] {
-            let (status, body) = request(&socket, "GET", &path)?;
-            if status != 200 {
-                bail!("GET {path} answered {status}: {body}");
-            }
-            let value: serde_json::Value =
-                serde_json::from_str(&body).with_context(|| format!("GET {path}: not JSON"))?;
-            let items = if kind == "volume" {
-                value["Volumes"].as_array().cloned().unwrap_or_default()
-            } else {
-                value.as_array().cloned().unwrap_or_default()
-            };
-            found.extend(items.iter().map(|i| format!("{kind} {}", i[name_of])));
-        }
+        let found = engine::session_objects(|path| request(&socket, "GET", path), session)?;
         if !found.is_empty() {
             bail!(
                 "the tests left things behind on Docker Engine {}:\n  {}",
@@ -1057,20 +1029,6 @@ fn request(socket: &Path, method: &str, path: &str) -> Result<(u16, String)> {
     Ok((status, body.to_owned()))
 }
 
-/// Percent-encodes everything but unreserved characters (RFC 3986).
-fn percent_encode(text: &str) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::with_capacity(text.len() * 3);
-    for byte in text.bytes() {
-        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
-            out.push(char::from(byte));
-        } else {
-            let _ = write!(out, "%{byte:02X}");
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1106,13 +1064,5 @@ mod tests {
         assert!(!(ENGINE_28.accepts)("20.10.24+dfsg1"));
         assert!(!(ENGINE_28.accepts)("garbage"));
         assert!(check_package_version(ENGINE_28, "26.1.5+dfsg1-9").is_err());
-    }
-
-    #[test]
-    fn filters_are_percent_encoded() {
-        assert_eq!(
-            percent_encode(r#"{"label":["a=b"]}"#),
-            "%7B%22label%22%3A%5B%22a%3Db%22%5D%7D"
-        );
     }
 }
