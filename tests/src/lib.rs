@@ -79,25 +79,31 @@ pub struct Watchtower {
     reader: tokio::task::JoinHandle<()>,
 }
 
+/// The binary with `args`, a clean environment plus `env`, logging logfmt, no standard input,
+/// killed when dropped; `DOCKER_HOST` is passed through when set.
+pub fn command(args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<Command> {
+    let mut command = Command::new(binary()?);
+    command
+        .args(args)
+        .env_clear()
+        .env("WATCHTOWER_LOG_FORMAT", "logfmt")
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    if let Some(host) = std::env::var_os("DOCKER_HOST") {
+        command.env("DOCKER_HOST", host);
+    }
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    Ok(command)
+}
+
 impl Watchtower {
     /// Starts the binary with `args`, a clean environment plus `env`, logging logfmt.
     /// `DOCKER_HOST` is passed through when set.
     pub fn start(args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<Self> {
-        let mut command = Command::new(binary()?);
-        command
-            .args(args)
-            .env_clear()
-            .env("WATCHTOWER_LOG_FORMAT", "logfmt")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        if let Some(host) = std::env::var_os("DOCKER_HOST") {
-            command.env("DOCKER_HOST", host);
-        }
-        for (key, value) in env {
-            command.env(key, value);
-        }
+        let mut command = command(args, env)?;
+        command.stdout(Stdio::null()).stderr(Stdio::piped());
         let mut child = command.spawn().context("starting watchtower")?;
         let stderr = child.stderr.take().context("piped stderr")?;
         let log = Arc::new(Mutex::new(Vec::new()));

@@ -17,7 +17,6 @@ use anyhow::Context as _;
 use axum::Router;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Uri};
-use tokio::process::Command;
 use watchtower_testkit::{
     ContainerSpec, Engine, FixtureImage, FixtureSpec, Registry, RegistryMode,
 };
@@ -32,21 +31,8 @@ struct Output {
 /// Runs the binary with `args` and a clean environment plus `env` (and `DOCKER_HOST` when
 /// set), collecting standard output and standard error.
 async fn run(args: &[&str], env: &[(&str, &str)]) -> anyhow::Result<Output> {
-    let mut command = Command::new(watchtower_e2e::binary()?);
-    command
-        .args(args)
-        .env_clear()
-        .env("WATCHTOWER_LOG_FORMAT", "logfmt")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    if let Some(host) = std::env::var_os("DOCKER_HOST") {
-        command.env("DOCKER_HOST", host);
-    }
-    for (key, value) in env {
-        command.env(key, value);
-    }
+    let mut command = watchtower_e2e::command(args, env)?;
+    command.stdout(Stdio::piped()).stderr(Stdio::piped());
     let child = command.spawn().context("starting watchtower")?;
     let output = tokio::time::timeout(Duration::from_secs(300), child.wait_with_output())
         .await
