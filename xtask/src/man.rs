@@ -1,6 +1,7 @@
 //! `cargo xtask man [--out DIR]`: the man page `watchtower.1` and shell completions, generated
-//! from the binary's own clap command (so they list exactly the flags it accepts, with their
-//! variables and defaults), written to `target/man/` unless `--out` names another folder.
+//! from the binary's own clap command, declared in `watchtower-config` (so they list exactly
+//! the flags it accepts, with their variables and defaults), written to `target/man/` unless
+//! `--out` names another folder.
 
 use std::path::{Path, PathBuf};
 
@@ -24,7 +25,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
     std::fs::write(&page, text).with_context(|| format!("writing {}", page.display()))?;
     eprintln!("wrote {}", page.display());
     // The main page's SEE ALSO names `watchtower-<subcommand>(1)`: write those pages too.
-    let main = watchtower::cli::command();
+    let main = watchtower_config::cli::command();
     for sub in main.get_subcommands().filter(|s| !s.is_hide_set()) {
         let name = format!("watchtower-{}", sub.get_name());
         let page = out.join(format!("{name}.1"));
@@ -47,7 +48,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
         Shell::Elvish,
         Shell::PowerShell,
     ] {
-        let mut cmd = watchtower::cli::command();
+        let mut cmd = watchtower_config::cli::command();
         let path = clap_complete::generate_to(shell, &mut cmd, "watchtower", &completions)
             .with_context(|| format!("writing {shell} completions"))?;
         eprintln!("wrote {}", path.display());
@@ -58,7 +59,7 @@ pub(crate) fn run(args: &[String]) -> anyhow::Result<()> {
 /// The man page: clap's sections, then ENVIRONMENT (settings read only from variables) and
 /// SIGNALS.
 fn render_man_page(w: &mut Vec<u8>) -> anyhow::Result<()> {
-    let man = clap_mangen::Man::new(watchtower::cli::command()).manual("Watchtower");
+    let man = clap_mangen::Man::new(watchtower_config::cli::command()).manual("Watchtower");
     man.render(w)?;
     let mut roff = Roff::default();
     roff.control("SH", ["ENVIRONMENT"]);
@@ -67,7 +68,7 @@ fn render_man_page(w: &mut Vec<u8>) -> anyhow::Result<()> {
          wins over its variable, an empty variable counts as unset. These settings exist only \
          as variables:",
     )]);
-    for (name, what) in watchtower::flags::ENV_ONLY {
+    for (name, what) in watchtower_config::flags::ENV_ONLY {
         roff.control("TP", []);
         roff.text([bold(*name)]);
         roff.text([roman(*what)]);

@@ -9,9 +9,9 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
+use watchtower_config::Config;
 use watchtower_http_api::{Api, Metrics, Token, UpdateScope};
 
-use crate::config::Config;
 use crate::scheduler::{Clock, Scheduler};
 use crate::sessions::{SessionRunner, Sessions};
 use crate::startup::{self, RunMode};

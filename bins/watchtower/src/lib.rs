@@ -3,9 +3,8 @@
 //! `main.rs` only parses the command line, sets up logging, builds the runtime and calls
 //! [`wiring::run`]; everything it does is here:
 //!
-//! - [`cli`] and [`flags`]: the command line and the table of options;
-//! - [`config`]: flags, environment and defaults merged and checked ([`secret`] for
-//!   credentials, [`duration`] and [`schedule`] for the value syntaxes);
+//! - the command line, the flag table and their resolution into the libraries' own option
+//!   types are the `watchtower-config` crate; nothing here mirrors a library type;
 //! - [`logging`]: the subscriber and the log formats;
 //! - [`sessions`]: one session at a time, for the scheduler, the API and `--run-once`;
 //! - [`scheduler`], [`signals`], [`startup`]: the process's rhythm and its first words;
@@ -16,15 +15,9 @@
 #![warn(missing_docs)]
 
 pub mod app;
-pub mod cli;
-pub mod config;
-pub mod duration;
-pub mod flags;
 pub mod logging;
 pub mod notify_upgrade;
-pub mod schedule;
 pub mod scheduler;
-pub mod secret;
 pub mod sessions;
 pub mod signals;
 pub mod startup;
@@ -34,7 +27,7 @@ use std::process::ExitCode;
 
 /// `watchtower completions <shell>`: the completion script for `shell`.
 pub fn completions(shell: clap_complete::Shell, out: &mut dyn std::io::Write) {
-    let mut cmd = cli::command();
+    let mut cmd = watchtower_config::cli::command();
     clap_complete::generate(shell, &mut cmd, "watchtower", out);
 }
 

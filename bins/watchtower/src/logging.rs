@@ -28,7 +28,8 @@ use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
-use crate::config::{LogFormat, LogSettings};
+use watchtower_config::{LogFormat, LogSettings};
+use watchtower_notify::Level as LogLevel;
 
 /// The concrete formats after `auto` was decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -226,12 +227,22 @@ pub const OWN_TARGETS: &str = "watchtower";
 /// target starting with `watchtower`); dependencies are held at `warn`, at every level
 /// (`--trace` included).
 pub fn filter(settings: &LogSettings) -> EnvFilter {
-    let ours = settings
-        .level
-        .tracing_level()
+    let ours = tracing_level(settings.level)
         .to_string()
         .to_ascii_lowercase();
     EnvFilter::new(format!("warn,{OWN_TARGETS}={ours}"))
+}
+
+/// The tracing level with the same cut-off as a `--log-level` (`panic` and `fatal` keep
+/// errors).
+pub fn tracing_level(level: LogLevel) -> Level {
+    match level {
+        LogLevel::Panic | LogLevel::Fatal | LogLevel::Error => Level::ERROR,
+        LogLevel::Warn => Level::WARN,
+        LogLevel::Info => Level::INFO,
+        LogLevel::Debug => Level::DEBUG,
+        LogLevel::Trace => Level::TRACE,
+    }
 }
 
 /// The filter in front of every layer (the log and the notifier's): watchtower's own events
@@ -293,7 +304,6 @@ mod tests {
     use tracing_subscriber::fmt::MakeWriter;
 
     use super::*;
-    use crate::config::LogLevel;
 
     #[derive(Clone, Default)]
     struct Buffer(Arc<Mutex<Vec<u8>>>);

@@ -5,8 +5,8 @@
 use std::process::ExitCode;
 
 use watchtower::app::Exit;
-use watchtower::cli::{self, Command};
-use watchtower::config::{Config, ProcessEnv};
+use watchtower_config::cli::{self, Command};
+use watchtower_config::{Config, ProcessEnv};
 
 fn main() -> ExitCode {
     let cli = match cli::parse(std::env::args_os()) {

@@ -4,8 +4,8 @@
 //!
 //! The options are resolved exactly as the main command resolves them ([`Config::resolve`]:
 //! flag, then variable, then default; secrets read from files), and the URLs come from the
-//! same conversion the notifier uses ([`crate::wiring::legacy_options`] and
-//! `LegacyOptions::to_urls`), so the printed URLs are the services the main command would
+//! same conversion the notifier uses (`LegacyOptions::to_urls` on the resolved
+//! `NotifierConfig`), so the printed URLs are the services the main command would
 //! have used. Each URL is then parsed by the notify crate, so nothing is printed that the
 //! main command would refuse.
 //!
@@ -29,11 +29,10 @@ use std::fmt::{self, Write as _};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use watchtower_config::cli::NotifyUpgradeArgs;
+use watchtower_config::secret::Secret;
+use watchtower_config::{Config, Env};
 use watchtower_notify::{Notifier, NotifierConfig};
-
-use crate::cli::NotifyUpgradeArgs;
-use crate::config::{Config, ConfigError, Env};
-use crate::secret::Secret;
 
 /// Why `notify-upgrade` printed nothing. One line each, naming the flag or file.
 #[derive(Debug, thiserror::Error)]
@@ -41,7 +40,7 @@ use crate::secret::Secret;
 pub enum NotifyUpgradeError {
     /// An option does not parse, or a legacy type lacks a setting it needs.
     #[error(transparent)]
-    Config(#[from] ConfigError),
+    Config(#[from] watchtower_config::Error),
     /// A legacy setting cannot be converted, or a URL is invalid (the message is redacted by
     /// the notify crate).
     #[error("{0}")]
@@ -94,21 +93,19 @@ impl Upgrade {
     /// by the notify crate's parser.
     pub fn convert(config: &Config) -> Result<Self, NotifyUpgradeError> {
         let n = &config.notifications;
-        let mut urls: Vec<Secret> = n.urls.clone();
+        let mut urls: Vec<Secret> = n.urls.iter().map(Secret::new).collect();
         if config.porcelain {
             // Added last by `--porcelain v1` (see `Config::resolve`), which keeps adding it.
             urls.pop();
         }
-        let (legacy, delay) = crate::wiring::legacy_options(n)
-            .to_urls()
-            .map_err(NotifyUpgradeError::Notify)?;
+        let (legacy, delay) = n.legacy.to_urls().map_err(NotifyUpgradeError::Notify)?;
         urls.extend(legacy.into_iter().map(Secret::new));
         if urls.is_empty() {
             return Err(NotifyUpgradeError::Nothing);
         }
         let services = check(&urls)?;
-        let title_tag = (n.title_tag.is_empty() && !n.email.subject_tag.is_empty())
-            .then(|| n.email.subject_tag.clone());
+        let title_tag = (n.title_tag.is_empty() && !n.email_subject_tag.is_empty())
+            .then(|| n.email_subject_tag.clone());
         Ok(Self {
             urls,
             services,
@@ -240,8 +237,9 @@ fn write_new_file(path: &Path, bytes: &[u8]) -> io::Result<()> {
 mod tests {
     use std::collections::BTreeMap;
 
+    use watchtower_config::cli::{self, Command};
+
     use super::*;
-    use crate::cli::{self, Command};
 
     fn upgrade(args: &[&str], env: &[(&str, &str)]) -> Result<Upgrade, NotifyUpgradeError> {
         let cli = cli::parse(

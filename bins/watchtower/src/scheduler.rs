@@ -9,8 +9,8 @@
 
 use chrono::{DateTime, Local};
 
-use crate::schedule::Schedule;
 use crate::sessions::{Sessions, Tick};
+use watchtower_config::schedule::Schedule;
 
 /// Wall-clock time (cron specs name wall-clock times in the local time zone).
 pub trait Clock: Send + Sync {

@@ -21,21 +21,17 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
-use watchtower_actions::{
-    Filter, Params, RegistryChecker, Updater, WarnOnHeadFailure as ActionsWarn,
-};
-use watchtower_container_client::{
-    ApiVersion, ContainerClient, DockerClient, DockerOptions, ListOptions,
-};
+use watchtower_actions::{Filter, RegistryChecker, Updater};
+use watchtower_config::Config;
+use watchtower_container_client::{ContainerClient, DockerClient, ListOptions};
 use watchtower_http_api::{Metrics, RegistryRequestCount, RegistryStats, UpdateScope};
-use watchtower_notify::{LegacyOptions, Level, Notifier, NotifierConfig, NotifyLayer};
+use watchtower_notify::{Notifier, NotifyLayer};
 use watchtower_registry_auth::CredentialStore;
 use watchtower_registry_digest::{InsecureRegistries, Registry, RegistryOptions};
 use watchtower_session_report::Report;
 use watchtower_tls_config::TlsSettings;
 
 use crate::app::{App, AppError, Exit, StartupSink};
-use crate::config::{Config, LogLevel, NotificationSettings, WarnOnHeadFailure};
 use crate::scheduler::SystemClock;
 use crate::sessions::{SessionFailed, SessionRunner};
 
@@ -59,8 +55,8 @@ pub enum StartupError {
     /// The registry client could not be built.
     #[error("cannot set up the registry client: {0}")]
     Registry(#[source] watchtower_registry_digest::Error),
-    /// A start-up check of the update engine failed (name pattern, rolling restart with
-    /// dependencies, other instances that could not be stopped).
+    /// A start-up check of the update engine failed (rolling restart with dependencies,
+    /// other instances that could not be stopped).
     #[error("{0}")]
     Actions(#[source] watchtower_actions::Error),
     /// A notification setting is unusable (bad URL, missing legacy setting).
@@ -76,69 +72,12 @@ pub enum StartupError {
 /// `--no-startup-message`, the notifier starts queuing at once, so the startup message and
 /// whatever is logged before it go out as one notification.
 pub fn notifier(config: &Config) -> Result<(Notifier, NotifyLayer), StartupError> {
-    let n = &config.notifications;
-    let level = match n.level.unwrap_or(LogLevel::Info) {
-        LogLevel::Panic => Level::Panic,
-        LogLevel::Fatal => Level::Fatal,
-        LogLevel::Error => Level::Error,
-        LogLevel::Warn => Level::Warn,
-        LogLevel::Info => Level::Info,
-        LogLevel::Debug => Level::Debug,
-        LogLevel::Trace => Level::Trace,
-    };
-    let legacy = legacy_options(n);
-    let notifier_config = NotifierConfig {
-        urls: n.urls.iter().map(|u| u.expose().to_owned()).collect(),
-        legacy,
-        level,
-        template: n.template.clone(),
-        report: n.report,
-        delay: std::time::Duration::from_secs(n.delay_seconds),
-        hostname: n.hostname.clone(),
-        title_tag: n.title_tag.clone(),
-        email_subject_tag: n.email.subject_tag.clone(),
-        skip_title: n.skip_title,
-        log_stdout: n.log_stdout,
-        ..NotifierConfig::default()
-    };
-    let (notifier, layer) = Notifier::new(notifier_config).map_err(StartupError::Notifications)?;
+    let (notifier, layer) =
+        Notifier::new(config.notifications.clone()).map_err(StartupError::Notifications)?;
     if !config.no_startup_message {
         notifier.start_session();
     }
     Ok((notifier, layer))
-}
-
-/// The legacy `--notifications` settings as the notify crate takes them (secrets exposed:
-/// [`LegacyOptions`]' `Debug` redacts them again). Shared by the notifier and
-/// `notify-upgrade`, so both convert the same settings to the same URLs.
-pub fn legacy_options(n: &NotificationSettings) -> LegacyOptions {
-    let mut legacy = LegacyOptions {
-        types: n.types.iter().map(|t| t.as_str().to_owned()).collect(),
-        email_from: n.email.from.clone(),
-        email_to: n.email.to.clone(),
-        email_server: n.email.server.clone(),
-        email_server_port: n.email.port,
-        email_server_tls_skip_verify: n.email.tls_skip_verify,
-        email_server_user: n.email.user.clone(),
-        email_server_password: expose(n.email.password.as_ref()),
-        email_delay: n.email.delay_seconds,
-        ..LegacyOptions::default()
-    };
-    legacy.slack_hook_url = expose(n.slack.hook_url.as_ref());
-    legacy.slack_identifier.clone_from(&n.slack.identifier);
-    legacy.slack_channel.clone_from(&n.slack.channel);
-    legacy.slack_icon_emoji.clone_from(&n.slack.icon_emoji);
-    legacy.slack_icon_url.clone_from(&n.slack.icon_url);
-    legacy.msteams_hook = expose(n.msteams_hook.as_ref());
-    legacy.msteams_data = n.msteams_data;
-    legacy.gotify_url.clone_from(&n.gotify_url);
-    legacy.gotify_token = expose(n.gotify_token.as_ref());
-    legacy.gotify_tls_skip_verify = n.gotify_tls_skip_verify;
-    legacy
-}
-
-fn expose(secret: Option<&crate::secret::Secret>) -> String {
-    secret.map(|s| s.expose().to_owned()).unwrap_or_default()
 }
 
 /// Sends the batched startup message.
@@ -171,14 +110,14 @@ async fn start_and_run(config: Config, notifier: Notifier) -> Result<Exit, Start
     )
     .map_err(StartupError::RegistryCa)?;
 
-    let docker = connect_engine(&config).await?;
-    let engine = docker
-        .engine_info()
+    let engine_error = |source| StartupError::Engine {
+        host: config.docker.host.clone().unwrap_or_default(),
+        source,
+    };
+    let docker = DockerClient::connect(config.docker.clone())
         .await
-        .map_err(|source| StartupError::Engine {
-            host: config.docker.host.clone(),
-            source,
-        })?;
+        .map_err(engine_error)?;
+    let engine = docker.engine_info().await.map_err(engine_error)?;
     tracing::debug!(
         notify = "no",
         server = %engine.server_version,
@@ -188,30 +127,21 @@ async fn start_and_run(config: Config, notifier: Notifier) -> Result<Exit, Start
 
     let registry = registry_client(&config, tls, &engine)?;
 
-    let filter = Filter::all()
-        .names(config.filter.names.iter().cloned())
-        .map_err(StartupError::Actions)?
-        .disabled(config.filter.disable_containers.iter().cloned())
-        .label_enable(config.filter.label_enable)
-        .scope(config.filter.scope.clone().unwrap_or_default());
-    let params = params(&config);
+    let filter = config.filter.clone();
+    let params = config.params.clone();
     let list = ListOptions {
-        include_stopped: config.update.include_stopped,
-        include_restarting: config.update.include_restarting,
+        include_stopped: params.include_stopped,
+        include_restarting: params.include_restarting,
     };
-    if config.update.rolling_restart {
+    if params.rolling_restart {
         watchtower_actions::check_rolling_restart(&docker, &filter, list)
             .await
             .map_err(StartupError::Actions)?;
     }
     if !config.run_once {
-        watchtower_actions::cleanup_excess_instances(
-            &docker,
-            config.filter.scope.as_deref(),
-            config.update.cleanup,
-        )
-        .await
-        .map_err(StartupError::Actions)?;
+        watchtower_actions::cleanup_excess_instances(&docker, filter.scope_value(), params.cleanup)
+            .await
+            .map_err(StartupError::Actions)?;
     }
 
     let metrics = Metrics::new();
@@ -259,13 +189,7 @@ fn registry_client(
             tracing::warn!(entry = %entry, error = %err, "ignoring an insecure registry entry of the engine");
         }
     }
-    let mut credential_options = CredentialStore::options_from_env();
-    credential_options.repo_user_pass =
-        match (&config.registry.repo_user, &config.registry.repo_pass) {
-            (Some(user), Some(pass)) => Some((user.clone(), pass.clone())),
-            _ => None,
-        };
-    let credentials = CredentialStore::new(credential_options);
+    let credentials = CredentialStore::new(config.registry.credentials.clone());
     let registry = Registry::new(RegistryOptions {
         tls,
         insecure_registries: insecure,
@@ -274,52 +198,6 @@ fn registry_client(
     })
     .map_err(StartupError::Registry)?;
     Ok(RegistryChecker::new(registry, credentials))
-}
-
-async fn connect_engine(config: &Config) -> Result<DockerClient, StartupError> {
-    let engine_error = |source| StartupError::Engine {
-        host: config.docker.host.clone(),
-        source,
-    };
-    let api_version = config
-        .docker
-        .api_version
-        .as_deref()
-        .map(str::parse::<ApiVersion>)
-        .transpose()
-        .map_err(engine_error)?;
-    DockerClient::connect(DockerOptions {
-        host: Some(config.docker.host.clone()),
-        tls_verify: config.docker.tls_verify,
-        cert_path: config.docker.cert_path.clone(),
-        api_version,
-        request_timeout: None,
-    })
-    .await
-    .map_err(engine_error)
-}
-
-fn params(config: &Config) -> Params {
-    let u = &config.update;
-    let mut params = Params::default();
-    params.cleanup = u.cleanup;
-    params.remove_volumes = u.remove_volumes;
-    params.no_pull = u.no_pull;
-    params.no_restart = u.no_restart;
-    params.monitor_only = u.monitor_only;
-    params.label_take_precedence = u.label_take_precedence;
-    params.include_stopped = u.include_stopped;
-    params.include_restarting = u.include_restarting;
-    params.revive_stopped = u.revive_stopped;
-    params.rolling_restart = u.rolling_restart;
-    params.lifecycle_hooks = u.lifecycle_hooks;
-    params.stop_timeout = u.stop_timeout;
-    params.warn_on_head_failure = match u.warn_on_head_failure {
-        WarnOnHeadFailure::Always => ActionsWarn::Always,
-        WarnOnHeadFailure::Auto => ActionsWarn::Auto,
-        WarnOnHeadFailure::Never => ActionsWarn::Never,
-    };
-    params
 }
 
 /// Sessions through the update engine, each one notification (entries and report).

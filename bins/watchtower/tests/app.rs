@@ -14,9 +14,9 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use watchtower::app::{App, Exit};
-use watchtower::config::Config;
 use watchtower::scheduler::TokioClock;
 use watchtower::sessions::{SessionFailed, SessionRunner};
+use watchtower_config::Config;
 use watchtower_http_api::{Metrics, UpdateScope};
 use watchtower_session_report::{ContainerRef, Report, ReportBuilder};
 
@@ -70,7 +70,7 @@ impl SessionRunner for Runner {
 fn config(args: &[&str]) -> Config {
     let mut command_line = vec!["watchtower"];
     command_line.extend_from_slice(args);
-    let cli = watchtower::cli::parse(&command_line).unwrap();
+    let cli = watchtower_config::cli::parse(&command_line).unwrap();
     Config::resolve(&cli, &BTreeMap::<String, String>::new()).unwrap()
 }
 

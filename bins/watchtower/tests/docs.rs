@@ -5,8 +5,8 @@
 fn flags_md_lists_every_option_and_variable() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/flags.md");
     let doc = std::fs::read_to_string(path).expect("docs/flags.md exists");
-    let cmd = watchtower::cli::command();
-    for spec in watchtower::flags::FLAGS {
+    let cmd = watchtower_config::cli::command();
+    for spec in watchtower_config::flags::FLAGS {
         assert!(
             doc.contains(&format!("`--{}`", spec.long)),
             "--{} missing",
@@ -23,7 +23,7 @@ fn flags_md_lists_every_option_and_variable() {
             assert!(doc.contains(&format!("`-{short}`")), "-{short} missing");
         }
     }
-    for (env, _) in watchtower::flags::ENV_ONLY {
+    for (env, _) in watchtower_config::flags::ENV_ONLY {
         assert!(doc.contains(&format!("`{env}`")), "{env} missing");
     }
 }

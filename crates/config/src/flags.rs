@@ -1,7 +1,7 @@
 //! The one table of every option: its long name, its environment variable and its default.
 //!
 //! The command line ([`crate::cli`]) declares the flags; this table says where else a value
-//! may come from. [`crate::config`] resolves each option as: the flag if given, else the
+//! may come from. [`crate::Config`] resolves each option as: the flag if given, else the
 //! variable if set and non-empty, else the default. `docs/flags.md` is written from it.
 
 /// One option.
@@ -11,7 +11,7 @@ pub struct FlagSpec {
     pub long: &'static str,
     /// Environment variable, if the option has one.
     pub env: Option<&'static str>,
-    /// Default, as shown in `--help` and as [`crate::config::Config::value`] renders it.
+    /// Default, as shown in `--help` and as [`crate::Config::value`] renders it.
     pub default: &'static str,
     /// Whether a value naming an existing file is replaced by the file's contents.
     pub secret_file: bool,

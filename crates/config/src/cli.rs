@@ -1,4 +1,4 @@
-//! The command line, declared with clap. Values stay raw strings here; [`crate::config`]
+//! The command line, declared with clap. Values stay raw strings here; [`crate::Config`]
 //! merges them with the environment and the defaults and checks them, so that a value has
 //! the same meaning and the same error whether it came from a flag or a variable.
 //!
@@ -76,7 +76,7 @@ pub struct NotifyUpgradeArgs {
 }
 
 impl NotifyUpgradeArgs {
-    /// The main command's view of these options, for [`crate::config::Config::resolve`].
+    /// The main command's view of these options, for [`crate::Config::resolve`].
     pub fn into_cli(self: Box<Self>) -> (Option<PathBuf>, Cli) {
         let cli = Cli {
             command: None,
