@@ -1,6 +1,6 @@
 //! Errors of this crate. None of them carries a secret: URLs appear only redacted.
 
-use crate::template::TemplateError;
+use watchtower_gotemplate::Error as TemplateError;
 
 /// What can go wrong configuring or sending notifications.
 #[derive(Debug, thiserror::Error)]

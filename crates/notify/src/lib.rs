@@ -7,8 +7,9 @@
 //!   `ntfy://`, `pushover://`. The legacy `--notifications email|slack|msteams|gotify` flags
 //!   ([`LegacyOptions`]) become the same URLs. An invalid URL is an error at start-up that
 //!   names the scheme and never shows the secret parts of the URL.
-//! - **Messages** are Go `text/template` templates, run by this crate's own interpreter
-//!   ([`template`]); the original's built-ins ([`templates`]) render byte for byte the same.
+//! - **Messages** are Go `text/template` templates, run by the `watchtower-gotemplate`
+//!   interpreter ([`template`]); the original's built-ins ([`templates`]) render byte for
+//!   byte the same.
 //!   In legacy mode a template sees the list of log entries; with `--notification-report` it
 //!   sees `.Title .Host .Entries .Report` ([`model`]), built from the session report of
 //!   `watchtower-session-report`.
@@ -48,6 +49,7 @@
 //! # Dependencies
 //!
 //! This crate depends on `watchtower-session-report` for the report, on
+//! `watchtower-gotemplate` for the template engine, on
 //! `watchtower-tls-config` for the verified rustls configuration (webpki roots plus
 //! [`NotifierBuilder::extra_root_certificates`], *ring* provider) that hyper uses for HTTPS,
 //! and on lettre for SMTP. It knows nothing of Docker or of the update engine.
@@ -60,9 +62,11 @@ mod legacy;
 pub mod model;
 mod notifier;
 mod service;
-pub mod template;
 pub mod templates;
 mod transport;
+
+/// The Go `text/template` engine messages are rendered with ([`watchtower_gotemplate`]).
+pub use watchtower_gotemplate as template;
 
 pub use error::Error;
 pub use layer::NotifyLayer;

@@ -11,7 +11,7 @@ use chrono::{DateTime, Datelike, FixedOffset, Timelike, Utc};
 use watchtower_session_report::{ContainerReport, Report, short_id};
 
 use crate::Error;
-use crate::template::{Json, Object, Value, gotime};
+use watchtower_gotemplate::{Json, Object, Value, gotime};
 
 /// A log level, named as logrus names them (the values of `--notifications-level`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

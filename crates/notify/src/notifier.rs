@@ -13,10 +13,10 @@ use watchtower_session_report::{ContainerRef, FailedStep, Report, ReportBuilder}
 use crate::legacy::LegacyOptions;
 use crate::model::{Level, LogEntry, TemplateData};
 use crate::service::{Endpoints, Service, redact, scheme_of};
-use crate::template::Template;
 use crate::templates;
 use crate::transport::{LogSink, Policy, Transport};
 use crate::{Error, NotifyLayer};
+use watchtower_gotemplate::Template;
 
 /// Wall-clock time for entry timestamps; tests supply a fixed one.
 pub trait Clock: Send + Sync {

@@ -3,7 +3,7 @@
 //! The texts below are laid out differently from the original's but render the same output
 //! byte for byte (golden tests in `tests/templates.rs` pin that output).
 
-use crate::template::{Template, TemplateError};
+use watchtower_gotemplate::{Error as TemplateError, Template};
 
 /// `default-legacy`: each log entry's message on its own line.
 pub const DEFAULT_LEGACY: &str = "{{range .}}{{.Message}}{{println}}{{end}}";

@@ -2,10 +2,10 @@
 
 use std::collections::HashMap;
 
-use super::TemplateError;
-use super::funcs::is_function;
-use super::lex::{Keyword, Tok, Token, lex};
-use super::value::Value;
+use crate::Error as TemplateError;
+use crate::funcs::is_function;
+use crate::lex::{Keyword, Tok, Token, lex};
+use crate::value::Value;
 
 /// One node of a parsed template.
 #[derive(Debug, Clone)]

@@ -28,9 +28,9 @@ const LONG_DAYS: [&str; 7] = [
 ];
 
 /// `time.RFC3339Nano`, what Go's JSON encoding of a time uses.
-pub(crate) const RFC3339_NANO: &str = "2006-01-02T15:04:05.999999999Z07:00";
+pub const RFC3339_NANO: &str = "2006-01-02T15:04:05.999999999Z07:00";
 /// The layout of Go's `Time.String()` (without the monotonic clock reading).
-pub(crate) const GO_STRING: &str = "2006-01-02 15:04:05.999999999 -0700 MST";
+pub const GO_STRING: &str = "2006-01-02 15:04:05.999999999 -0700 MST";
 
 enum Chunk {
     LongMonth,
@@ -201,7 +201,7 @@ fn next_chunk(layout: &str) -> Option<(usize, Chunk, usize)> {
 /// Formats `t` with a Go layout string.
 // One arm per layout element, mirroring `next_chunk`.
 #[allow(clippy::too_many_lines)]
-pub(crate) fn format(t: &DateTime<FixedOffset>, layout: &str) -> String {
+pub fn format(t: &DateTime<FixedOffset>, layout: &str) -> String {
     let mut out = String::new();
     let mut rest = layout;
     while let Some((start, chunk, len)) = next_chunk(rest) {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use super::json::Json;
+use crate::json::Json;
 
 /// A value seen by a template.
 #[derive(Clone, Default)]
@@ -93,7 +93,8 @@ impl Value {
     }
 
     /// The underlying basic value of a named type, or the value itself.
-    pub(crate) fn basic(&self) -> Value {
+    #[must_use]
+    pub fn basic(&self) -> Value {
         match self {
             Value::Object(o) => o.basic().unwrap_or_else(|| self.clone()),
             other => other.clone(),
@@ -101,7 +102,7 @@ impl Value {
     }
 
     /// Go's notion of truth for `if`, `with`, `and`, `or`, `not`.
-    pub(crate) fn truthy(&self) -> bool {
+    pub fn truthy(&self) -> bool {
         match self.basic() {
             Value::NoValue | Value::Nil => false,
             Value::Bool(b) => b,
@@ -115,7 +116,7 @@ impl Value {
     }
 
     /// The Go type name (`string`, `[]interface {}`, ...).
-    pub(crate) fn type_name(&self) -> &'static str {
+    pub fn type_name(&self) -> &'static str {
         match self {
             Value::NoValue => "invalid",
             Value::Nil => "<nil>",
@@ -130,7 +131,7 @@ impl Value {
     }
 
     /// `fmt.Sprint`-style text of the value (`%v`).
-    pub(crate) fn display(&self) -> String {
+    pub fn display(&self) -> String {
         let mut out = String::new();
         self.write_display(&mut out);
         out
@@ -146,7 +147,7 @@ impl Value {
             Value::Int(i) => {
                 let _ = write!(out, "{i}");
             }
-            Value::Float(f) => out.push_str(&super::fmt::format_float_g(*f, None)),
+            Value::Float(f) => out.push_str(&crate::float::format_float_g(*f, None)),
             Value::Str(s) => out.push_str(s),
             Value::List(items) => {
                 out.push('[');
@@ -175,7 +176,7 @@ impl Value {
     }
 
     /// The JSON form (`ToJSON`).
-    pub(crate) fn to_json(&self) -> Json {
+    pub fn to_json(&self) -> Json {
         match self {
             Value::NoValue | Value::Nil => Json::Null,
             Value::Bool(b) => Json::Bool(*b),

@@ -4,8 +4,8 @@
 use std::cmp::Ordering;
 use std::fmt::Write as _;
 
-use super::fmt::{sprint, sprintf, sprintln};
-use super::value::Value;
+use crate::fmt::{sprint, sprintf, sprintln};
+use crate::value::Value;
 
 const FUNCTIONS: &[&str] = &[
     "and", "or", "not", "len", "index", "slice", "print", "printf", "println", "eq", "ne", "lt",

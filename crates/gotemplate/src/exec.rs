@@ -1,9 +1,9 @@
 //! Runs a parsed template against a value, with Go's `text/template` semantics.
 
-use super::TemplateError;
-use super::funcs;
-use super::parse::{Arg, Branch, Command, Node, Parsed, Pipeline};
-use super::value::Value;
+use crate::Error as TemplateError;
+use crate::funcs;
+use crate::parse::{Arg, Branch, Command, Node, Parsed, Pipeline};
+use crate::value::Value;
 
 /// Work limits that keep any template, however odd, bounded in time and memory.
 const MAX_STEPS: u64 = 1_000_000;

@@ -1,6 +1,6 @@
 //! Splits a template into text and action tokens, as Go's `text/template/parse` lexer does.
 
-use super::TemplateError;
+use crate::Error as TemplateError;
 
 /// A keyword that starts or ends a control structure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
