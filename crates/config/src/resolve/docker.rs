@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use watchtower_container_client::{ApiVersion, DockerOptions};
 
 use super::Resolver;
-use crate::cli::Flags;
 use crate::error::Error;
+use crate::flags::Flags;
 
 impl Resolver<'_> {
     pub(crate) fn docker(&mut self, f: &Flags) -> Result<DockerOptions, Error> {

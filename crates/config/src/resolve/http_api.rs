@@ -3,9 +3,9 @@
 use std::net::IpAddr;
 
 use super::Resolver;
-use crate::cli::Flags;
 use crate::config::HttpApiSettings;
 use crate::error::Error;
+use crate::flags::Flags;
 
 impl Resolver<'_> {
     pub(crate) fn http_api(&mut self, f: &Flags) -> Result<HttpApiSettings, Error> {

@@ -5,9 +5,9 @@
 use watchtower_notify::Level;
 
 use super::Resolver;
-use crate::cli::Flags;
 use crate::config::{LogFormat, LogSettings};
 use crate::error::Error;
+use crate::flags::Flags;
 
 const LEVEL_EXPECTED: &str = "expected panic, fatal, error, warn, info, debug or trace";
 

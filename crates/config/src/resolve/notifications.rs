@@ -8,9 +8,9 @@ use watchtower_notify::{LegacyOptions, NotifierConfig};
 
 use super::log::flag_name;
 use super::{Resolver, SECONDS_EXPECTED};
-use crate::cli::Flags;
 use crate::config::Source;
 use crate::error::Error;
+use crate::flags::Flags;
 use crate::secret;
 
 /// The legacy `--notifications` types.

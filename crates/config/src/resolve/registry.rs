@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use watchtower_registry_auth::CredentialStore;
 
 use super::Resolver;
-use crate::cli::Flags;
 use crate::config::RegistrySettings;
 use crate::error::Error;
+use crate::flags::Flags;
 use crate::secret::Secret;
 
 impl Resolver<'_> {

@@ -6,9 +6,10 @@ use std::time::Duration;
 use watchtower_actions::{Filter, Params, WarnOnHeadFailure};
 
 use super::{Raw, Resolver};
-use crate::cli::{Cli, Flags};
+use crate::cli::Cli;
 use crate::duration::{format_go_duration, parse_go_duration};
 use crate::error::Error;
+use crate::flags::Flags;
 
 impl Resolver<'_> {
     pub(crate) fn params(&mut self, f: &Flags) -> Result<Params, Error> {

@@ -1,8 +1,8 @@
 //! `--interval` and `--schedule` into one [`Schedule`].
 
 use super::Resolver;
-use crate::cli::Flags;
 use crate::error::Error;
+use crate::flags::Flags;
 use crate::flags::spec;
 use crate::schedule::{Schedule, ScheduleError};
 
