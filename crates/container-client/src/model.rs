@@ -317,7 +317,7 @@ impl HostConfig {
             let links: Vec<String> = links
                 .iter()
                 .filter_map(|l| {
-                    let rewritten = crate::recreate::rewrite_link(l);
+                    let rewritten = rewrite_link(l);
                     if rewritten.is_none() {
                         tracing::warn!(link = %l, "dropping a link that cannot be parsed");
                     }
@@ -563,4 +563,37 @@ pub struct StopOptions {
 pub(crate) fn short(id: &str) -> &str {
     let hex = id.strip_prefix("sha256:").unwrap_or(id);
     hex.get(..12).unwrap_or(hex)
+}
+
+/// Rewrites a link from the inspect form `/db:/web/db` to the create form `db:db`
+/// (name : alias, the alias being the last path segment). `None` for an unusable entry.
+fn rewrite_link(link: &str) -> Option<String> {
+    let (name, alias) = match link.split_once(':') {
+        Some((name, alias)) => (name, alias.rsplit('/').next().unwrap_or(alias)),
+        None => (link, link.rsplit('/').next().unwrap_or(link)),
+    };
+    let name = name.trim_start_matches('/');
+    if name.is_empty() || alias.is_empty() || name.contains('/') {
+        return None;
+    }
+    Some(format!("{name}:{alias}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rewrite_link;
+
+    #[test]
+    fn links_are_rewritten_to_the_create_form() {
+        assert_eq!(rewrite_link("/db:/web/db").as_deref(), Some("db:db"));
+        assert_eq!(
+            rewrite_link("/db:/web/database").as_deref(),
+            Some("db:database")
+        );
+        assert_eq!(rewrite_link("db:alias").as_deref(), Some("db:alias"));
+        assert_eq!(rewrite_link("db").as_deref(), Some("db:db"));
+        assert_eq!(rewrite_link(""), None);
+        assert_eq!(rewrite_link("db:"), None);
+        assert_eq!(rewrite_link(":x"), None);
+    }
 }

@@ -388,19 +388,5 @@ fn clean_attachment(n: &NetworkAttachment, short_id: &str) -> NetworkAttachment 
     n
 }
 
-/// Rewrites a link from the inspect form `/db:/web/db` to the create form `db:db`
-/// (name : alias, the alias being the last path segment). `None` for an unusable entry.
-pub(crate) fn rewrite_link(link: &str) -> Option<String> {
-    let (name, alias) = match link.split_once(':') {
-        Some((name, alias)) => (name, alias.rsplit('/').next().unwrap_or(alias)),
-        None => (link, link.rsplit('/').next().unwrap_or(link)),
-    };
-    let name = name.trim_start_matches('/');
-    if name.is_empty() || alias.is_empty() || name.contains('/') {
-        return None;
-    }
-    Some(format!("{name}:{alias}"))
-}
-
 #[cfg(test)]
 mod tests;

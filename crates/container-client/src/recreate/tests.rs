@@ -941,20 +941,6 @@ fn host_config_is_kept_whole_except_links() {
 }
 
 #[test]
-fn links_are_rewritten_to_the_create_form() {
-    assert_eq!(rewrite_link("/db:/web/db").as_deref(), Some("db:db"));
-    assert_eq!(
-        rewrite_link("/db:/web/database").as_deref(),
-        Some("db:database")
-    );
-    assert_eq!(rewrite_link("db:alias").as_deref(), Some("db:alias"));
-    assert_eq!(rewrite_link("db").as_deref(), Some("db:db"));
-    assert_eq!(rewrite_link(""), None);
-    assert_eq!(rewrite_link("db:"), None);
-    assert_eq!(rewrite_link(":x"), None);
-}
-
-#[test]
 fn other_settings_are_copied() {
     let user = ContainerConfig {
         tty: true,
