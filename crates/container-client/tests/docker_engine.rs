@@ -953,9 +953,12 @@ async fn stop_sends_the_signal_and_kills_after_the_timeout() -> anyhow::Result<(
             ContainerSpec::new(image.reference()).cmd(strings(&[
                 "/bin/sh",
                 "-c",
-                "trap 'exit 42' USR1; trap 'exit 1' TERM; sleep 2147483647 & wait",
+                "trap 'exit 42' USR1; trap 'exit 1' TERM; echo trapped; sleep 2147483647 & wait",
             ])),
         )
+        .await?;
+    engine
+        .wait_for_output(&usr1, "trapped", Duration::from_secs(30))
         .await?;
     client
         .stop_container(
@@ -996,7 +999,7 @@ async fn stop_sends_the_signal_and_kills_after_the_timeout() -> anyhow::Result<(
                 .cmd(strings(&[
                     "/bin/sh",
                     "-c",
-                    "trap 'exit 0' USR1; sleep 2147483647 & wait",
+                    "trap 'exit 0' USR1; echo trapped; sleep 2147483647 & wait",
                 ]))
                 .host_config(HostConfig {
                     network_mode: Some("none".into()),
@@ -1007,6 +1010,9 @@ async fn stop_sends_the_signal_and_kills_after_the_timeout() -> anyhow::Result<(
                     ..HostConfig::default()
                 }),
         )
+        .await?;
+    engine
+        .wait_for_output(&always, "trapped", Duration::from_secs(30))
         .await?;
     client
         .stop_container(

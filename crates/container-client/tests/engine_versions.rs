@@ -493,9 +493,12 @@ async fn from_api_1_42_another_signal_is_sent_by_the_stop_call() -> anyhow::Resu
                 .cmd(strings(&[
                     "/bin/sh",
                     "-c",
-                    "trap 'exit 42' USR1; trap 'exit 1' TERM INT; sleep 2147483647 & wait",
+                    "trap 'exit 42' USR1; trap 'exit 1' TERM INT; echo trapped; sleep 2147483647 & wait",
                 ])),
         )
+        .await?;
+    engine
+        .wait_for_output(&id, "trapped", Duration::from_secs(30))
         .await?;
     let since = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs() - 1;
     client

@@ -13,7 +13,7 @@ use bollard::models::{
 };
 use bollard::query_parameters::{
     CreateContainerOptionsBuilder, CreateImageOptionsBuilder, ListContainersOptionsBuilder,
-    ListImagesOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder,
+    ListImagesOptionsBuilder, ListNetworksOptionsBuilder, ListVolumesOptionsBuilder, LogsOptions,
     RemoveContainerOptionsBuilder, RemoveImageOptionsBuilder, RemoveVolumeOptionsBuilder,
 };
 use futures_util::StreamExt as _;
@@ -168,6 +168,39 @@ impl Engine {
             .await
             .with_context(|| format!("starting container {name}"))?;
         Ok(id)
+    }
+
+    /// Waits until the output (stdout or stderr) of container `id` contains `needle`. A
+    /// test container whose script traps signals prints a marker after its `trap`s: until
+    /// then its shell, PID 1 in the container, discards every signal it has no handler for,
+    /// so a stop sent earlier would be lost.
+    pub async fn wait_for_output(
+        &self,
+        id: &str,
+        needle: &str,
+        timeout: Duration,
+    ) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            let options = LogsOptions {
+                stdout: true,
+                stderr: true,
+                ..LogsOptions::default()
+            };
+            let mut logs = self.docker.logs(id, Some(options));
+            let mut output = String::new();
+            while let Some(chunk) = logs.next().await {
+                let chunk = chunk.with_context(|| format!("reading the output of {id}"))?;
+                output.push_str(&String::from_utf8_lossy(&chunk.into_bytes()));
+            }
+            if output.contains(needle) {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                bail!("container {id} did not print {needle:?} within {timeout:?}: {output:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
     }
 
     /// Inspects the container `name` (name or id).
