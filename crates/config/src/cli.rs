@@ -88,8 +88,9 @@ impl NotifyUpgradeArgs {
     }
 }
 
-/// The clap command with each flag's environment variable and default added to its help,
-/// from the one table in [`crate::flags`]. Used for `--help`, completions and the man page.
+/// The clap command from the one table in [`crate::flags`]: each flag's environment variable
+/// and default added to its help, booleans given their optional-value syntax
+/// (`--flag[=BOOL]`). Used for parsing, `--help`, completions and the man page.
 /// `notify-upgrade` accepts every option too, but its help shows only the notification ones.
 pub fn command() -> clap::Command {
     with_env_and_defaults(Cli::command()).mut_subcommand("notify-upgrade", |sub| {
@@ -106,6 +107,14 @@ pub fn command() -> clap::Command {
 fn with_env_and_defaults(mut cmd: clap::Command) -> clap::Command {
     for spec in FLAGS {
         cmd = cmd.mut_arg(spec.id(), |arg| {
+            let arg = if spec.boolean {
+                arg.value_name("BOOL")
+                    .num_args(0..=1)
+                    .require_equals(true)
+                    .default_missing_value("true")
+            } else {
+                arg
+            };
             let mut extra = Vec::new();
             if let Some(env) = spec.env {
                 extra.push(format!("env: {env}"));

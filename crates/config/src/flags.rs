@@ -18,6 +18,9 @@ pub struct FlagSpec {
     pub default: &'static str,
     /// Whether a value naming an existing file is replaced by the file's contents.
     pub secret_file: bool,
+    /// A boolean: `--flag`, `--flag=true` or `--flag=false` (never `--flag false`), read like
+    /// Go's `strconv.ParseBool`, default `false`.
+    pub boolean: bool,
 }
 
 impl FlagSpec {
@@ -34,6 +37,15 @@ const fn flag(long: &'static str, env: &'static str, default: &'static str) -> F
         env: Some(env),
         default,
         secret_file: false,
+        boolean: false,
+    }
+}
+
+/// A boolean option with a variable, `false` unless given.
+const fn boolean(long: &'static str, env: &'static str) -> FlagSpec {
+    FlagSpec {
+        boolean: true,
+        ..flag(long, env, "false")
     }
 }
 
@@ -44,6 +56,7 @@ const fn secret(long: &'static str, env: &'static str) -> FlagSpec {
         env: Some(env),
         default: "",
         secret_file: true,
+        boolean: false,
     }
 }
 
@@ -54,6 +67,7 @@ const fn no_env(long: &'static str, default: &'static str) -> FlagSpec {
         env: None,
         default,
         secret_file: false,
+        boolean: false,
     }
 }
 
@@ -73,15 +87,16 @@ macro_rules! flag_table {
     };
 }
 
-// Boolean flags take an optional `=true`/`=false` like the original's (`--cleanup=false`).
+// Boolean flags (`boolean(..)`) take an optional `=true`/`=false` like the original's
+// (`--cleanup=false`); `crate::cli::command` gives them that syntax.
 flag_table! {
     // ---- Docker connection
     /// Docker daemon to connect to (unix://, tcp://, http:// or https://).
     #[arg(long, short = 'H', value_name = "URL", help_heading = "Docker")]
     host: Option<String> = flag("host", "DOCKER_HOST", "unix:///var/run/docker.sock");
     /// Use TLS and verify the daemon's certificate (certificates from `DOCKER_CERT_PATH`).
-    #[arg(long, short = 'v', value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", help_heading = "Docker")]
-    tlsverify: Option<String> = flag("tlsverify", "DOCKER_TLS_VERIFY", "false");
+    #[arg(long, short = 'v', help_heading = "Docker")]
+    tlsverify: Option<String> = boolean("tlsverify", "DOCKER_TLS_VERIFY");
     /// Docker API version to use; by default the highest one both sides speak is negotiated.
     #[arg(long, short = 'a', value_name = "VERSION", help_heading = "Docker")]
     api_version: Option<String> = flag("api-version", "DOCKER_API_VERSION", "negotiate");
@@ -94,59 +109,59 @@ flag_table! {
     #[arg(long, short = 's', value_name = "SPEC")]
     schedule: Option<String> = flag("schedule", "WATCHTOWER_SCHEDULE", "");
     /// Run one session now, then exit.
-    #[arg(long, short = 'R', value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    run_once: Option<String> = flag("run-once", "WATCHTOWER_RUN_ONCE", "false");
+    #[arg(long, short = 'R')]
+    run_once: Option<String> = boolean("run-once", "WATCHTOWER_RUN_ONCE");
     /// How long a container gets to stop before it is killed (e.g. 10s, 1m; a bare number is seconds).
     #[arg(long, short = 't', value_name = "DURATION", allow_hyphen_values = true)]
     stop_timeout: Option<String> = flag("stop-timeout", "WATCHTOWER_TIMEOUT", "10s");
     /// Never pull images; only compare with images already on the host.
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    no_pull: Option<String> = flag("no-pull", "WATCHTOWER_NO_PULL", "false");
+    #[arg(long)]
+    no_pull: Option<String> = boolean("no-pull", "WATCHTOWER_NO_PULL");
     /// Remove stale containers without starting replacements (for an outside supervisor).
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    no_restart: Option<String> = flag("no-restart", "WATCHTOWER_NO_RESTART", "false");
+    #[arg(long)]
+    no_restart: Option<String> = boolean("no-restart", "WATCHTOWER_NO_RESTART");
     /// Log the startup message but do not send it as a notification.
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    no_startup_message: Option<String> = flag("no-startup-message", "WATCHTOWER_NO_STARTUP_MESSAGE", "false");
+    #[arg(long)]
+    no_startup_message: Option<String> = boolean("no-startup-message", "WATCHTOWER_NO_STARTUP_MESSAGE");
     /// Remove the old image after a container was updated.
-    #[arg(long, short = 'c', value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    cleanup: Option<String> = flag("cleanup", "WATCHTOWER_CLEANUP", "false");
+    #[arg(long, short = 'c')]
+    cleanup: Option<String> = boolean("cleanup", "WATCHTOWER_CLEANUP");
     /// Also remove the old container's anonymous volumes.
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    remove_volumes: Option<String> = flag("remove-volumes", "WATCHTOWER_REMOVE_VOLUMES", "false");
+    #[arg(long)]
+    remove_volumes: Option<String> = boolean("remove-volumes", "WATCHTOWER_REMOVE_VOLUMES");
     /// Watch only containers labelled com.centurylinklabs.watchtower.enable=true.
-    #[arg(long, short = 'e', value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    label_enable: Option<String> = flag("label-enable", "WATCHTOWER_LABEL_ENABLE", "false");
+    #[arg(long, short = 'e')]
+    label_enable: Option<String> = boolean("label-enable", "WATCHTOWER_LABEL_ENABLE");
     /// Container names never to watch (comma-separated, repeatable).
     #[arg(long, short = 'x', value_name = "NAMES", value_delimiter = ',', action = clap::ArgAction::Append)]
     disable_containers: Vec<String> = flag("disable-containers", "WATCHTOWER_DISABLE_CONTAINERS", "");
     /// Check and report stale containers but never touch them.
-    #[arg(long, short = 'm', value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    monitor_only: Option<String> = flag("monitor-only", "WATCHTOWER_MONITOR_ONLY", "false");
+    #[arg(long, short = 'm')]
+    monitor_only: Option<String> = boolean("monitor-only", "WATCHTOWER_MONITOR_ONLY");
     /// Also watch containers that are restarting.
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    include_restarting: Option<String> = flag("include-restarting", "WATCHTOWER_INCLUDE_RESTARTING", "false");
+    #[arg(long)]
+    include_restarting: Option<String> = boolean("include-restarting", "WATCHTOWER_INCLUDE_RESTARTING");
     /// Also watch created and exited containers.
-    #[arg(long, short = 'S', value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    include_stopped: Option<String> = flag("include-stopped", "WATCHTOWER_INCLUDE_STOPPED", "false");
+    #[arg(long, short = 'S')]
+    include_stopped: Option<String> = boolean("include-stopped", "WATCHTOWER_INCLUDE_STOPPED");
     /// Start updated containers even when the old one was not running.
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    revive_stopped: Option<String> = flag("revive-stopped", "WATCHTOWER_REVIVE_STOPPED", "false");
+    #[arg(long)]
+    revive_stopped: Option<String> = boolean("revive-stopped", "WATCHTOWER_REVIVE_STOPPED");
     /// Run the lifecycle hook commands given in container labels.
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    enable_lifecycle_hooks: Option<String> = flag("enable-lifecycle-hooks", "WATCHTOWER_LIFECYCLE_HOOKS", "false");
+    #[arg(long)]
+    enable_lifecycle_hooks: Option<String> = boolean("enable-lifecycle-hooks", "WATCHTOWER_LIFECYCLE_HOOKS");
     /// Update one container at a time instead of stopping all stale ones first.
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    rolling_restart: Option<String> = flag("rolling-restart", "WATCHTOWER_ROLLING_RESTART", "false");
+    #[arg(long)]
+    rolling_restart: Option<String> = boolean("rolling-restart", "WATCHTOWER_ROLLING_RESTART");
     /// Let the monitor-only and no-pull labels override the global flags both ways.
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    label_take_precedence: Option<String> = flag("label-take-precedence", "WATCHTOWER_LABEL_TAKE_PRECEDENCE", "false");
+    #[arg(long)]
+    label_take_precedence: Option<String> = boolean("label-take-precedence", "WATCHTOWER_LABEL_TAKE_PRECEDENCE");
     /// Watch only containers in this scope (`none`: only containers without a scope).
     #[arg(long, value_name = "SCOPE")]
     scope: Option<String> = flag("scope", "WATCHTOWER_SCOPE", "");
     /// Exit 0 at once (for the image's HEALTHCHECK); refuses to run as PID 1.
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true")]
-    health_check: Option<String> = no_env("health-check", "false");
+    #[arg(long)]
+    health_check: Option<String> = FlagSpec { boolean: true, ..no_env("health-check", "false") };
     /// When a failed registry check is logged as a warning: always, auto or never.
     #[arg(long, value_name = "WHEN")]
     warn_on_head_failure: Option<String> = flag("warn-on-head-failure", "WATCHTOWER_WARN_ON_HEAD_FAILURE", "auto");
@@ -162,28 +177,28 @@ flag_table! {
     #[arg(long, value_name = "LEVEL", help_heading = "Logging")]
     log_level: Option<String> = flag("log-level", "WATCHTOWER_LOG_LEVEL", "info");
     /// Same as --log-level debug.
-    #[arg(long, short = 'd', value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", help_heading = "Logging")]
-    debug: Option<String> = flag("debug", "WATCHTOWER_DEBUG", "false");
+    #[arg(long, short = 'd', help_heading = "Logging")]
+    debug: Option<String> = boolean("debug", "WATCHTOWER_DEBUG");
     /// Same as --log-level trace (credentials are never logged, at any level).
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", help_heading = "Logging")]
-    trace: Option<String> = flag("trace", "WATCHTOWER_TRACE", "false");
+    #[arg(long, help_heading = "Logging")]
+    trace: Option<String> = boolean("trace", "WATCHTOWER_TRACE");
     /// No ANSI colours in the log (also when `NO_COLOR` is set to anything).
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", help_heading = "Logging")]
-    no_color: Option<String> = flag("no-color", "NO_COLOR", "false");
+    #[arg(long, help_heading = "Logging")]
+    no_color: Option<String> = boolean("no-color", "NO_COLOR");
 
     // ---- HTTP API
     /// Enable POST /v1/update; scheduled sessions stop unless --http-api-periodic-polls.
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", help_heading = "HTTP API")]
-    http_api_update: Option<String> = flag("http-api-update", "WATCHTOWER_HTTP_API_UPDATE", "false");
+    #[arg(long, help_heading = "HTTP API")]
+    http_api_update: Option<String> = boolean("http-api-update", "WATCHTOWER_HTTP_API_UPDATE");
     /// Enable GET /v1/metrics (Prometheus).
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", help_heading = "HTTP API")]
-    http_api_metrics: Option<String> = flag("http-api-metrics", "WATCHTOWER_HTTP_API_METRICS", "false");
+    #[arg(long, help_heading = "HTTP API")]
+    http_api_metrics: Option<String> = boolean("http-api-metrics", "WATCHTOWER_HTTP_API_METRICS");
     /// Bearer token the API requires (or a file holding it).
     #[arg(long, value_name = "TOKEN", help_heading = "HTTP API")]
     http_api_token: Option<String> = secret("http-api-token", "WATCHTOWER_HTTP_API_TOKEN");
     /// Keep scheduled sessions when the update API is on.
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", help_heading = "HTTP API")]
-    http_api_periodic_polls: Option<String> = flag("http-api-periodic-polls", "WATCHTOWER_HTTP_API_PERIODIC_POLLS", "false");
+    #[arg(long, help_heading = "HTTP API")]
+    http_api_periodic_polls: Option<String> = boolean("http-api-periodic-polls", "WATCHTOWER_HTTP_API_PERIODIC_POLLS");
     /// Address the API listens on (empty: every interface).
     #[arg(long, value_name = "ADDRESS", help_heading = "HTTP API")]
     http_api_host: Option<String> = flag("http-api-host", "WATCHTOWER_HTTP_API_HOST", "");
@@ -196,11 +211,11 @@ flag_table! {
     #[arg(long, value_name = "FILE", help_heading = "Registries")]
     registry_ca: Option<String> = flag("registry-ca", "WATCHTOWER_REGISTRY_CA", "");
     /// Check the --registry-ca bundle at startup and refuse to start when it is unusable.
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", help_heading = "Registries")]
-    registry_ca_validate: Option<String> = flag("registry-ca-validate", "WATCHTOWER_REGISTRY_CA_VALIDATE", "false");
+    #[arg(long, help_heading = "Registries")]
+    registry_ca_validate: Option<String> = boolean("registry-ca-validate", "WATCHTOWER_REGISTRY_CA_VALIDATE");
     /// Do not verify registry TLS certificates and allow plain HTTP (testing only).
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", help_heading = "Registries")]
-    insecure_registry: Option<String> = flag("insecure-registry", "WATCHTOWER_INSECURE_REGISTRY", "false");
+    #[arg(long, help_heading = "Registries")]
+    insecure_registry: Option<String> = boolean("insecure-registry", "WATCHTOWER_INSECURE_REGISTRY");
 
     // ---- Notifications
     /// Legacy notification types: email, slack, msteams, gotify, shoutrrr (comma-separated).
@@ -227,17 +242,17 @@ flag_table! {
     #[arg(long, value_name = "TEMPLATE", help_heading = "Notifications")]
     notification_template: Option<String> = flag("notification-template", "WATCHTOWER_NOTIFICATION_TEMPLATE", "");
     /// Give the template the session report instead of the log lines.
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", help_heading = "Notifications")]
-    notification_report: Option<String> = flag("notification-report", "WATCHTOWER_NOTIFICATION_REPORT", "false");
+    #[arg(long, help_heading = "Notifications")]
+    notification_report: Option<String> = boolean("notification-report", "WATCHTOWER_NOTIFICATION_REPORT");
     /// Prefix for notification titles, shown as `[tag] `.
     #[arg(long, value_name = "TAG", help_heading = "Notifications")]
     notification_title_tag: Option<String> = flag("notification-title-tag", "WATCHTOWER_NOTIFICATION_TITLE_TAG", "");
     /// Send notifications without a title.
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", help_heading = "Notifications")]
-    notification_skip_title: Option<String> = flag("notification-skip-title", "WATCHTOWER_NOTIFICATION_SKIP_TITLE", "false");
+    #[arg(long, help_heading = "Notifications")]
+    notification_skip_title: Option<String> = boolean("notification-skip-title", "WATCHTOWER_NOTIFICATION_SKIP_TITLE");
     /// The logger:// service writes to stdout instead of the log.
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", help_heading = "Notifications")]
-    notification_log_stdout: Option<String> = flag("notification-log-stdout", "WATCHTOWER_NOTIFICATION_LOG_STDOUT", "false");
+    #[arg(long, help_heading = "Notifications")]
+    notification_log_stdout: Option<String> = boolean("notification-log-stdout", "WATCHTOWER_NOTIFICATION_LOG_STDOUT");
     /// Legacy email: sender address.
     #[arg(long, value_name = "ADDRESS", help_heading = "Notifications")]
     notification_email_from: Option<String> = flag("notification-email-from", "WATCHTOWER_NOTIFICATION_EMAIL_FROM", "");
@@ -259,8 +274,8 @@ flag_table! {
     #[arg(long, value_name = "PORT", help_heading = "Notifications")]
     notification_email_server_port: Option<String> = flag("notification-email-server-port", "WATCHTOWER_NOTIFICATION_EMAIL_SERVER_PORT", "25");
     /// Legacy email: send without TLS (the original's meaning of this flag).
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", help_heading = "Notifications")]
-    notification_email_server_tls_skip_verify: Option<String> = flag("notification-email-server-tls-skip-verify", "WATCHTOWER_NOTIFICATION_EMAIL_SERVER_TLS_SKIP_VERIFY", "false");
+    #[arg(long, help_heading = "Notifications")]
+    notification_email_server_tls_skip_verify: Option<String> = boolean("notification-email-server-tls-skip-verify", "WATCHTOWER_NOTIFICATION_EMAIL_SERVER_TLS_SKIP_VERIFY");
     /// Legacy email: SMTP user.
     #[arg(long, value_name = "USER", help_heading = "Notifications")]
     notification_email_server_user: Option<String> = flag("notification-email-server-user", "WATCHTOWER_NOTIFICATION_EMAIL_SERVER_USER", "");
@@ -289,8 +304,8 @@ flag_table! {
     #[arg(long, value_name = "URL", help_heading = "Notifications")]
     notification_msteams_hook: Option<String> = secret("notification-msteams-hook", "WATCHTOWER_NOTIFICATION_MSTEAMS_HOOK_URL");
     /// Legacy Microsoft Teams: accepted for compatibility, without effect (as in the original).
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", help_heading = "Notifications")]
-    notification_msteams_data: Option<String> = flag("notification-msteams-data", "WATCHTOWER_NOTIFICATION_MSTEAMS_USE_LOG_DATA", "false");
+    #[arg(long, help_heading = "Notifications")]
+    notification_msteams_data: Option<String> = boolean("notification-msteams-data", "WATCHTOWER_NOTIFICATION_MSTEAMS_USE_LOG_DATA");
     /// Legacy Gotify: server URL (http:// or https://).
     #[arg(long, value_name = "URL", help_heading = "Notifications")]
     notification_gotify_url: Option<String> = flag("notification-gotify-url", "WATCHTOWER_NOTIFICATION_GOTIFY_URL", "");
@@ -298,8 +313,8 @@ flag_table! {
     #[arg(long, value_name = "TOKEN", help_heading = "Notifications")]
     notification_gotify_token: Option<String> = secret("notification-gotify-token", "WATCHTOWER_NOTIFICATION_GOTIFY_TOKEN");
     /// Legacy Gotify: accepted for compatibility, without effect (as in the original).
-    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true, default_missing_value = "true", help_heading = "Notifications")]
-    notification_gotify_tls_skip_verify: Option<String> = flag("notification-gotify-tls-skip-verify", "WATCHTOWER_NOTIFICATION_GOTIFY_TLS_SKIP_VERIFY", "false");
+    #[arg(long, help_heading = "Notifications")]
+    notification_gotify_tls_skip_verify: Option<String> = boolean("notification-gotify-tls-skip-verify", "WATCHTOWER_NOTIFICATION_GOTIFY_TLS_SKIP_VERIFY");
 }
 
 /// Settings read only from the environment.
