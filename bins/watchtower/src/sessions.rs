@@ -174,13 +174,7 @@ impl Sessions {
         let elapsed = started.elapsed();
         match &result {
             Ok(report) => {
-                let counts = report.counts();
-                let metric = ScanCounts {
-                    scanned: count(counts.scanned),
-                    // Stale (monitor-only) containers count as updated, as in the original.
-                    updated: count(counts.updated) + count(counts.stale),
-                    failed: count(counts.failed),
-                };
+                let metric = ScanCounts::from_report(report);
                 self.inner.metrics.record_scan(metric, elapsed);
                 tracing::debug!(
                     scanned = metric.scanned,
@@ -215,10 +209,6 @@ impl Sessions {
     pub fn is_running(&self) -> bool {
         self.inner.running.try_lock().is_err()
     }
-}
-
-fn count(n: usize) -> u64 {
-    u64::try_from(n).unwrap_or(u64::MAX)
 }
 
 #[async_trait]

@@ -20,7 +20,7 @@ pub enum Error {
         source: std::io::Error,
     },
 
-    /// The server stopped with an I/O error.
+    /// The listening socket could not be used (its address could not be read).
     #[error("the HTTP API server failed: {source}")]
     Serve {
         /// What went wrong.

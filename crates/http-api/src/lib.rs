@@ -11,7 +11,14 @@
 //!   session is over. `?image=repo/a,host:5000/b` (repeatable) limits it to containers running
 //!   those images ([`UpdateScope`]). The request body is read up to a limit (`413` above) and
 //!   discarded.
-//! - `/v1/metrics` (`GET`): the `OpenMetrics` text of [`Metrics`].
+//! - `/v1/metrics` (`GET`): the series of [`Metrics`] in the Prometheus text format 0.0.4,
+//!   or in `OpenMetrics` 1.0.0 for a scraper whose `Accept` header asks for it
+//!   ([`MetricsFormat::negotiate`]).
+//!
+//! The listener ([`Api::serve`]) gives each client [`DEFAULT_READ_TIMEOUT`] to send its
+//! request headers (then disconnects it), serves at most [`DEFAULT_MAX_CONNECTIONS`]
+//! connections at once (further clients wait to be accepted), and logs its address at
+//! start ("HTTP API listening", field `addr`).
 //!
 //! Whether two triggered sessions may overlap is the trigger's business: the binary's
 //! trigger never runs two at once (see `docs/http-api.md`).
@@ -29,21 +36,26 @@
 //! # }
 //! ```
 //!
-//! This crate knows nothing of Docker, registries or how a session works. Its one
-//! watchtower dependency is `watchtower-registry-auth`, for [`ImageSelector`]: the same
-//! selector type the update engine's image filter takes, so the API and the engine cannot
-//! disagree on which containers `?image=` means. Session reports reach it as JSON values.
+//! This crate knows nothing of Docker, registries or how a session works. Its watchtower
+//! dependencies are `watchtower-registry-auth`, for [`ImageSelector`] (the same selector
+//! type the update engine's image filter takes, so the API and the engine cannot disagree on
+//! which containers `?image=` means), and `watchtower-session-report`, whose report
+//! [`ScanCounts::from_report`] turns into the metrics' counts. Update responses reach it as
+//! JSON values.
 
 #![warn(missing_docs)]
 
 mod auth;
 mod error;
+mod format;
 mod metrics;
 mod scope;
+mod server;
 
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use axum::Router;
@@ -56,14 +68,20 @@ use tokio::net::TcpListener;
 
 pub use crate::auth::Token;
 pub use crate::error::Error;
-pub use crate::metrics::{
-    CONTENT_TYPE as METRICS_CONTENT_TYPE, Metrics, RegistryRequestCount, RegistryStats, ScanCounts,
-};
+pub use crate::format::MetricsFormat;
+pub use crate::metrics::{Metrics, RegistryRequestCount, RegistryStats, ScanCounts};
 pub use crate::scope::UpdateScope;
 pub use watchtower_registry_auth::ImageSelector;
 
 /// The default cap on request bodies, in bytes.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+
+/// How long a client has, by default, to send a request's headers (and `/v1/update`'s body)
+/// before it is disconnected; an idle kept-alive connection is closed after it too.
+pub const DEFAULT_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How many connections the API serves at once by default.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 64;
 
 /// Runs update sessions on behalf of `/v1/update`.
 #[async_trait]
@@ -88,12 +106,14 @@ pub enum UpdateError {
     },
 }
 
-/// The API: which endpoints are on, the token, the body limit.
+/// The API: which endpoints are on, the token, the limits.
 pub struct Api {
     token: Token,
     update: Option<Arc<dyn UpdateTrigger>>,
     metrics: Option<Metrics>,
     body_limit: usize,
+    read_timeout: Duration,
+    max_connections: usize,
 }
 
 impl std::fmt::Debug for Api {
@@ -103,6 +123,8 @@ impl std::fmt::Debug for Api {
             .field("update", &self.update.is_some())
             .field("metrics", &self.metrics.is_some())
             .field("body_limit", &self.body_limit)
+            .field("read_timeout", &self.read_timeout)
+            .field("max_connections", &self.max_connections)
             .finish()
     }
 }
@@ -112,6 +134,7 @@ struct AppState {
     update: Option<Arc<dyn UpdateTrigger>>,
     metrics: Option<Metrics>,
     body_limit: usize,
+    read_timeout: Duration,
 }
 
 impl Api {
@@ -122,6 +145,8 @@ impl Api {
             update: None,
             metrics: None,
             body_limit: DEFAULT_BODY_LIMIT,
+            read_timeout: DEFAULT_READ_TIMEOUT,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
         }
     }
 
@@ -146,18 +171,37 @@ impl Api {
         self
     }
 
+    /// Changes how long a client may take to send a request's headers, and `/v1/update`'s
+    /// body (default [`DEFAULT_READ_TIMEOUT`]). A connection that has not delivered its
+    /// headers by then is closed; a body that is not in by then is answered with 408.
+    #[must_use]
+    pub fn with_read_timeout(mut self, timeout: Duration) -> Self {
+        self.read_timeout = timeout;
+        self
+    }
+
+    /// Changes how many connections are served at once (default
+    /// [`DEFAULT_MAX_CONNECTIONS`], at least 1). Clients beyond it wait to be accepted.
+    #[must_use]
+    pub fn with_max_connections(mut self, connections: usize) -> Self {
+        self.max_connections = connections;
+        self
+    }
+
     /// Whether any endpoint is on; the original started no server otherwise.
     pub fn has_endpoints(&self) -> bool {
         self.update.is_some() || self.metrics.is_some()
     }
 
-    /// The axum router, for serving or for driving in-process in tests.
+    /// The axum router, for serving or for driving in-process in tests. It carries none of
+    /// the connection limits; [`Api::serve`] adds them.
     pub fn router(self) -> Router {
         let state = Arc::new(AppState {
             token: self.token,
             update: self.update,
             metrics: self.metrics,
             body_limit: self.body_limit,
+            read_timeout: self.read_timeout,
         });
         let mut router = Router::new();
         if state.update.is_some() {
@@ -169,20 +213,34 @@ impl Api {
         router.with_state(state)
     }
 
-    /// Serves on `listener` until `shutdown` completes, then lets requests in flight finish.
+    /// Serves on `listener` until `shutdown` completes, then closes the listener and idle
+    /// connections and lets requests in flight finish.
+    ///
+    /// Logs the listening address first (`HTTP API listening`, field `addr`). Errors of
+    /// single connections (a client cut off by the read timeout, a reset) end only that
+    /// connection.
     pub async fn serve(
         self,
         listener: TcpListener,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), Error> {
-        if let Ok(addr) = listener.local_addr() {
-            // Local only: not a notification.
-            tracing::info!(notify = "no", %addr, "HTTP API listening");
-        }
-        axum::serve(listener, self.router())
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(|source| Error::Serve { source })
+        let addr = listener
+            .local_addr()
+            .map_err(|source| Error::Serve { source })?;
+        let limits = server::Limits {
+            read_timeout: self.read_timeout,
+            max_connections: self.max_connections,
+        };
+        // Local only: not a notification.
+        tracing::info!(
+            notify = "no",
+            %addr,
+            max_connections = limits.max_connections,
+            read_timeout_seconds = limits.read_timeout.as_secs_f64(),
+            "HTTP API listening"
+        );
+        server::serve(listener, self.router(), limits, shutdown).await;
+        Ok(())
     }
 }
 
@@ -258,11 +316,24 @@ async fn update(State(state): State<Arc<AppState>>, request: Request) -> Respons
         Ok(scope) => scope,
         Err(err) => return error_response(StatusCode::BAD_REQUEST, &err.to_string()),
     };
-    let Ok(body) = axum::body::to_bytes(request.into_body(), state.body_limit).await else {
-        return error_response(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            &format!("request bodies are limited to {} bytes", state.body_limit),
-        );
+    let read = axum::body::to_bytes(request.into_body(), state.body_limit);
+    let body = match tokio::time::timeout(state.read_timeout, read).await {
+        Ok(Ok(body)) => body,
+        Ok(Err(_)) => {
+            return error_response(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                &format!("request bodies are limited to {} bytes", state.body_limit),
+            );
+        }
+        Err(_) => {
+            return error_response(
+                StatusCode::REQUEST_TIMEOUT,
+                &format!(
+                    "the request body did not arrive within {} s",
+                    state.read_timeout.as_secs_f64()
+                ),
+            );
+        }
     };
     tracing::info!(%scope, body_bytes = body.len(), "Updates triggered by HTTP API request.");
     match trigger.update(scope).await {
@@ -290,13 +361,18 @@ async fn metrics(State(state): State<Arc<AppState>>, request: Request) -> Respon
     let Some(metrics) = &state.metrics else {
         return StatusCode::NOT_FOUND.into_response();
     };
+    let format = MetricsFormat::negotiate(request.headers().get(header::ACCEPT));
     (
         StatusCode::OK,
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static(METRICS_CONTENT_TYPE),
-        )],
-        Body::from(metrics.encode()),
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static(format.content_type()),
+            ),
+            // Caches must not hand one scraper's format to another.
+            (header::VARY, HeaderValue::from_static("Accept")),
+        ],
+        Body::from(metrics.encode_in(format)),
     )
         .into_response()
 }

@@ -1,6 +1,6 @@
 //! Prometheus metrics served on `/v1/metrics`.
 //!
-//! The five series of the original keep their names and meanings:
+//! The five series of the original keep their names, types and meanings:
 //!
 //! | series | type | meaning |
 //! |---|---|---|
@@ -8,18 +8,26 @@
 //! | `watchtower_containers_updated` | gauge | containers updated **or found stale** (monitor-only) in the last session |
 //! | `watchtower_containers_failed` | gauge | containers whose update failed in the last session |
 //! | `watchtower_scans_total` | counter | sessions since start, skipped ones included |
-//! | `watchtower_scans_skipped` | untyped | scheduled sessions skipped because one was still running; a skip also resets the three gauges to 0 |
+//! | `watchtower_scans_skipped` | counter (text 0.0.4), unknown (`OpenMetrics`) | scheduled sessions skipped because one was still running; a skip also resets the gauges to 0 |
 //!
-//! `watchtower_scans_skipped` keeps its historical name, which has no `_total` suffix; the
-//! `OpenMetrics` text format only allows such a name on an `unknown`-typed series, so that is
-//! its declared type (its value only ever grows, like a counter, and `rate()` works on it).
+//! `watchtower_scans_skipped` keeps its historical name, which has no `_total` suffix. The
+//! Prometheus text format declares it a `counter`, as the original did (`promtool check
+//! metrics` hints at the missing suffix, nothing more); `OpenMetrics` only allows such a name
+//! on an `unknown`-typed series, so that is its type there (`rate()` works on both).
 //!
-//! Added series: `watchtower_session_duration_seconds` (histogram of session run time),
+//! From the fork (nicholas-fedor/watchtower): `watchtower_containers_restarted_total`
+//! (counter: containers recreated without a newer image of their own because a container they
+//! depend on was updated) and `watchtower_containers_skipped` (gauge: containers skipped in the
+//! last session). Ours: `watchtower_containers_rolled_back_total` (counter: failed updates
+//! whose old container was put back), `watchtower_session_duration_seconds` (histogram),
 //! `watchtower_registry_requests_total{kind,status}` (registry calls by kind and outcome) and
 //! `watchtower_registry_rate_limit_remaining{registry}` (the last `RateLimit-Remaining` a
-//! registry announced). The registry series are read at each scrape from a
-//! [`RegistryStats`] source (the registry client keeps the counts). The Go runtime and
-//! process series of the original are not exported.
+//! registry announced). The registry series are read at each scrape from a [`RegistryStats`]
+//! source (the registry client keeps the counts). The Go runtime and process series of the
+//! original are not exported.
+//!
+//! [`Metrics::encode_in`] writes either format ([`MetricsFormat`]); `/v1/metrics` picks one
+//! from the request's `Accept` header.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -32,12 +40,16 @@ use prometheus_client::metrics::gauge::{ConstGauge, Gauge};
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::metrics::{MetricType, TypedMetric};
 use prometheus_client::registry::Registry;
+use watchtower_session_report::Report;
 
-/// The `OpenMetrics` content type of [`Metrics::encode`]'s output.
-pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+use crate::MetricsFormat;
 
 /// Container counts of one finished session.
+///
+/// Built from the session's report with [`ScanCounts::from_report`] (the one place that
+/// decides what each series counts), or field by field from [`ScanCounts::default`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ScanCounts {
     /// Containers that were checked.
     pub scanned: u64,
@@ -46,6 +58,55 @@ pub struct ScanCounts {
     pub updated: u64,
     /// Containers whose update failed.
     pub failed: u64,
+    /// Containers recreated without a newer image of their own, because a container they
+    /// depend on was updated (also counted in `updated`).
+    pub restarted: u64,
+    /// Containers skipped, with a reason in the report (pinned, cycle, check failed, ...).
+    pub skipped: u64,
+    /// Failed updates whose old container was put back (also counted in `failed`).
+    pub rolled_back: u64,
+}
+
+impl ScanCounts {
+    /// The counts of a finished session's report.
+    ///
+    /// ```
+    /// use watchtower_http_api::ScanCounts;
+    /// use watchtower_session_report::{ContainerRef, ReportBuilder};
+    ///
+    /// let db = ContainerRef::new("1", "/db", "postgres:16", "sha256:old");
+    /// let app = ContainerRef::new("2", "/app", "app:1", "sha256:app");
+    /// let mut report = ReportBuilder::new();
+    /// report.updated(&db, "sha256:new");
+    /// // Recreated with its own image because `db` changed.
+    /// report.updated(&app, "sha256:app");
+    /// let counts = ScanCounts::from_report(&report.build());
+    /// assert_eq!((counts.updated, counts.restarted), (2, 1));
+    /// ```
+    pub fn from_report(report: &Report) -> Self {
+        let counts = report.counts();
+        let restarted = report
+            .updated()
+            .iter()
+            .filter(|entry| {
+                !entry.current_image_id().is_empty()
+                    && entry.current_image_id() == entry.latest_image_id()
+            })
+            .count();
+        Self {
+            scanned: as_u64(counts.scanned),
+            // Stale (monitor-only) containers count as updated, as in the original.
+            updated: as_u64(counts.updated) + as_u64(counts.stale),
+            failed: as_u64(counts.failed),
+            restarted: as_u64(restarted),
+            skipped: as_u64(counts.skipped),
+            rolled_back: as_u64(counts.restored),
+        }
+    }
+}
+
+fn as_u64(count: usize) -> u64 {
+    u64::try_from(count).unwrap_or(u64::MAX)
 }
 
 /// All metrics of one watchtower instance. Cloning shares the same series.
@@ -59,6 +120,9 @@ struct Inner {
     scanned: Gauge,
     updated: Gauge,
     failed: Gauge,
+    skipped: Gauge,
+    restarted_total: Counter,
+    rolled_back_total: Counter,
     scans_total: Counter,
     scans_skipped: UntypedCounter,
     session_duration: Histogram,
@@ -155,6 +219,9 @@ impl Metrics {
         let scanned = Gauge::default();
         let updated = Gauge::default();
         let failed = Gauge::default();
+        let skipped = Gauge::default();
+        let restarted_total = Counter::default();
+        let rolled_back_total = Counter::default();
         let scans_total = Counter::default();
         let scans_skipped = UntypedCounter::default();
         let session_duration = Histogram::new(DURATION_BUCKETS);
@@ -174,7 +241,22 @@ impl Metrics {
             "Number of containers where update failed during the last scan",
             failed.clone(),
         );
-        // The text encoder appends `_total` to counters.
+        registry.register(
+            "watchtower_containers_skipped",
+            "Number of containers skipped during the last scan",
+            skipped.clone(),
+        );
+        // The encoders append `_total` to counters.
+        registry.register(
+            "watchtower_containers_restarted",
+            "Number of containers restarted due to linked dependencies since watchtower started",
+            restarted_total.clone(),
+        );
+        registry.register(
+            "watchtower_containers_rolled_back",
+            "Number of failed container updates whose old container was put back since watchtower started",
+            rolled_back_total.clone(),
+        );
         registry.register(
             "watchtower_scans",
             "Number of scans since the watchtower started",
@@ -197,6 +279,9 @@ impl Metrics {
                 scanned,
                 updated,
                 failed,
+                skipped,
+                restarted_total,
+                rolled_back_total,
                 scans_total,
                 scans_skipped,
                 session_duration,
@@ -205,13 +290,17 @@ impl Metrics {
         }
     }
 
-    /// Records a finished session: one more scan, gauges set to its counts, its duration.
+    /// Records a finished session: one more scan, gauges set to its counts, the counters of
+    /// restarted and rolled-back containers grown by its counts, its duration.
     pub fn record_scan(&self, counts: ScanCounts, duration: Duration) {
         let inner = &self.inner;
         inner.scans_total.inc();
         inner.scanned.set(saturating_i64(counts.scanned));
         inner.updated.set(saturating_i64(counts.updated));
         inner.failed.set(saturating_i64(counts.failed));
+        inner.skipped.set(saturating_i64(counts.skipped));
+        inner.restarted_total.inc_by(counts.restarted);
+        inner.rolled_back_total.inc_by(counts.rolled_back);
         inner.session_duration.observe(duration.as_secs_f64());
     }
 
@@ -224,6 +313,7 @@ impl Metrics {
         inner.scanned.set(0);
         inner.updated.set(0);
         inner.failed.set(0);
+        inner.skipped.set(0);
     }
 
     /// Reads the registry series from `source` at every scrape from now on.
@@ -243,15 +333,39 @@ impl Metrics {
         self.inner.scans_total.get()
     }
 
-    /// The `OpenMetrics` text of every series (content type [`CONTENT_TYPE`]).
+    /// The `OpenMetrics` text of every series; the same as
+    /// `encode_in(MetricsFormat::OpenMetrics)`.
     pub fn encode(&self) -> String {
+        self.encode_in(MetricsFormat::OpenMetrics)
+    }
+
+    /// Every series in `format` (served with [`MetricsFormat::content_type`]).
+    pub fn encode_in(&self, format: MetricsFormat) -> String {
         let mut out = String::new();
         // Writing into a String cannot fail; an encoder error would be a bug in a metric.
-        prometheus_client::encoding::text::encode(&mut out, &self.inner.registry)
-            .expect("encoding metrics into a String");
+        match format {
+            MetricsFormat::OpenMetrics => {
+                prometheus_client::encoding::text::encode(&mut out, &self.inner.registry)
+                    .expect("encoding metrics into a String");
+            }
+            MetricsFormat::PrometheusText => {
+                prometheus_client::encoding::prometheus_text::encode(
+                    &mut out,
+                    &self.inner.registry,
+                )
+                .expect("encoding metrics into a String");
+                // The encoder writes an `unknown` series as `untyped`; the text format lets
+                // this one be the counter the original declared (see the module docs).
+                debug_assert_eq!(out.matches(SKIPPED_AS_UNTYPED).count(), 1);
+                out = out.replacen(SKIPPED_AS_UNTYPED, SKIPPED_AS_COUNTER, 1);
+            }
+        }
         out
     }
 }
+
+const SKIPPED_AS_UNTYPED: &str = "# TYPE watchtower_scans_skipped untyped\n";
+const SKIPPED_AS_COUNTER: &str = "# TYPE watchtower_scans_skipped counter\n";
 
 fn saturating_i64(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
@@ -293,20 +407,131 @@ mod tests {
             .map(|v| v.trim().parse().unwrap())
     }
 
+    const ALL_SERIES: [&str; 8] = [
+        "watchtower_containers_scanned",
+        "watchtower_containers_updated",
+        "watchtower_containers_failed",
+        "watchtower_scans_total",
+        "watchtower_scans_skipped",
+        "watchtower_containers_restarted_total",
+        "watchtower_containers_skipped",
+        "watchtower_containers_rolled_back_total",
+    ];
+
     #[test]
-    fn the_five_original_series_carry_their_names() {
+    fn every_series_is_there_from_the_start_in_both_formats() {
         let metrics = Metrics::new();
-        let text = metrics.encode();
-        for name in [
-            "watchtower_containers_scanned",
-            "watchtower_containers_updated",
-            "watchtower_containers_failed",
-            "watchtower_scans_total",
-            "watchtower_scans_skipped",
-        ] {
-            assert_eq!(sample(&text, name), Some(0.0), "{name} missing in:\n{text}");
+        for format in [MetricsFormat::OpenMetrics, MetricsFormat::PrometheusText] {
+            let text = metrics.encode_in(format);
+            for name in ALL_SERIES {
+                assert_eq!(sample(&text, name), Some(0.0), "{name} missing in:\n{text}");
+            }
         }
-        assert!(text.ends_with("# EOF\n"), "{text}");
+        assert!(metrics.encode().ends_with("# EOF\n"));
+        assert!(
+            !metrics
+                .encode_in(MetricsFormat::PrometheusText)
+                .contains("# EOF")
+        );
+    }
+
+    #[test]
+    fn the_original_types_in_the_text_format() {
+        let text = Metrics::new().encode_in(MetricsFormat::PrometheusText);
+        for (name, kind) in [
+            ("watchtower_containers_scanned", "gauge"),
+            ("watchtower_containers_updated", "gauge"),
+            ("watchtower_containers_failed", "gauge"),
+            ("watchtower_scans_total", "counter"),
+            ("watchtower_scans_skipped", "counter"),
+            ("watchtower_containers_restarted_total", "counter"),
+            ("watchtower_containers_skipped", "gauge"),
+            ("watchtower_containers_rolled_back_total", "counter"),
+            ("watchtower_session_duration_seconds", "histogram"),
+            ("watchtower_registry_requests_total", "counter"),
+            ("watchtower_registry_rate_limit_remaining", "gauge"),
+        ] {
+            assert!(
+                text.contains(&format!("\n# TYPE {name} {kind}\n")),
+                "{name} is not a {kind} in:\n{text}"
+            );
+        }
+        assert!(
+            !text.contains(" untyped\n") && !text.contains(" unknown\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_openmetrics_families_drop_the_total_suffix() {
+        let text = Metrics::new().encode_in(MetricsFormat::OpenMetrics);
+        for line in [
+            "# TYPE watchtower_scans counter",
+            "# TYPE watchtower_scans_skipped unknown",
+            "# TYPE watchtower_containers_restarted counter",
+            "# TYPE watchtower_containers_rolled_back counter",
+        ] {
+            assert!(
+                text.contains(&format!("{line}\n")),
+                "{line:?} missing in:\n{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn counts_follow_the_report() {
+        use watchtower_session_report::{ContainerRef, FailedStep, ReportBuilder};
+        let c = |id: &str, image: &str| ContainerRef::new(id, format!("/{id}"), "img", image);
+        let mut report = ReportBuilder::new();
+        report.updated(&c("a", "sha256:1"), "sha256:2");
+        report.updated(&c("b", "sha256:3"), "sha256:3"); // a dependent, recreated
+        report.stale(&c("c", "sha256:4"), "");
+        report.scanned(&c("d", "sha256:5"), "sha256:5"); // fresh
+        report.skipped(&c("e", "sha256:6"), "pinned to a digest");
+        report.failed(&c("f", "sha256:7"), FailedStep::Start, "no", true);
+        report.failed(&c("g", "sha256:8"), FailedStep::Pull, "no", false);
+        let counts = ScanCounts::from_report(&report.build());
+        assert_eq!(
+            counts,
+            ScanCounts {
+                scanned: 6,
+                updated: 3,
+                failed: 2,
+                restarted: 1,
+                skipped: 1,
+                rolled_back: 1,
+            }
+        );
+    }
+
+    #[test]
+    fn restarts_and_rollbacks_add_up_across_sessions() {
+        let metrics = Metrics::new();
+        let counts = ScanCounts {
+            restarted: 2,
+            rolled_back: 1,
+            skipped: 4,
+            ..ScanCounts::default()
+        };
+        metrics.record_scan(counts, Duration::from_secs(1));
+        metrics.record_scan(counts, Duration::from_secs(1));
+        let text = metrics.encode_in(MetricsFormat::PrometheusText);
+        assert_eq!(
+            sample(&text, "watchtower_containers_restarted_total"),
+            Some(4.0)
+        );
+        assert_eq!(
+            sample(&text, "watchtower_containers_rolled_back_total"),
+            Some(2.0)
+        );
+        assert_eq!(sample(&text, "watchtower_containers_skipped"), Some(4.0));
+        metrics.record_skipped_scan();
+        let text = metrics.encode_in(MetricsFormat::PrometheusText);
+        assert_eq!(sample(&text, "watchtower_containers_skipped"), Some(0.0));
+        assert_eq!(
+            sample(&text, "watchtower_containers_restarted_total"),
+            Some(4.0)
+        );
     }
 
     #[test]
@@ -317,6 +542,7 @@ mod tests {
                 scanned: 5,
                 updated: 2,
                 failed: 1,
+                ..ScanCounts::default()
             },
             Duration::from_millis(1500),
         );

@@ -1,20 +1,16 @@
 //! The API over real HTTP on 127.0.0.1, with a recording trigger standing in for sessions.
 
-use std::net::SocketAddr;
+mod common;
+
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use bytes::Bytes;
-use http::{Method, Request, StatusCode};
-use http_body_util::{BodyExt, Full};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use common::{Server, TOKEN, bearer};
+use http::{Method, StatusCode};
 use watchtower_http_api::{
     Api, Metrics, ScanCounts, Token, UpdateError, UpdateScope, UpdateTrigger,
 };
-
-const TOKEN: &str = "correct-horse-battery-staple";
 
 #[derive(Default)]
 struct Recorder {
@@ -34,66 +30,6 @@ impl UpdateTrigger for Recorder {
             None => Ok(serde_json::json!({"scanned": 1, "updated": 1, "failed": 0})),
         }
     }
-}
-
-struct Server {
-    addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<Result<(), watchtower_http_api::Error>>,
-}
-
-impl Server {
-    async fn start(api: Api) -> Self {
-        let listener = watchtower_http_api::bind("127.0.0.1:0".parse().unwrap())
-            .await
-            .unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(api.serve(listener, async move {
-            let _ = stopped.await;
-        }));
-        Self {
-            addr,
-            stop: Some(stop),
-            task,
-        }
-    }
-
-    async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        authorization: Option<&str>,
-        body: Vec<u8>,
-    ) -> (StatusCode, http::HeaderMap, String) {
-        let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
-        let mut request = Request::builder()
-            .method(method)
-            .uri(format!("http://{}{path}", self.addr));
-        if let Some(value) = authorization {
-            request = request.header("authorization", value);
-        }
-        let response = tokio::time::timeout(
-            Duration::from_secs(10),
-            client.request(request.body(Full::new(Bytes::from(body))).unwrap()),
-        )
-        .await
-        .expect("the API answers within 10 s")
-        .unwrap();
-        let status = response.status();
-        let headers = response.headers().clone();
-        let body = response.into_body().collect().await.unwrap().to_bytes();
-        (status, headers, String::from_utf8(body.to_vec()).unwrap())
-    }
-
-    async fn stop(mut self) {
-        self.stop.take().unwrap().send(()).unwrap();
-        self.task.await.unwrap().unwrap();
-    }
-}
-
-fn bearer(token: &str) -> String {
-    format!("Bearer {token}")
 }
 
 fn full_api(recorder: Arc<Recorder>, metrics: Metrics) -> Api {
@@ -241,23 +177,15 @@ async fn session_failures_map_to_status_codes() {
 #[tokio::test]
 async fn metrics_parse_and_carry_the_original_names() {
     let metrics = Metrics::new();
-    metrics.record_scan(
-        ScanCounts {
-            scanned: 3,
-            updated: 1,
-            failed: 0,
-        },
-        Duration::from_secs(2),
-    );
+    let mut counts = ScanCounts::default();
+    counts.scanned = 3;
+    counts.updated = 1;
+    metrics.record_scan(counts, Duration::from_secs(2));
     metrics.record_skipped_scan();
-    metrics.record_scan(
-        ScanCounts {
-            scanned: 4,
-            updated: 2,
-            failed: 1,
-        },
-        Duration::from_secs(1),
-    );
+    counts.scanned = 4;
+    counts.updated = 2;
+    counts.failed = 1;
+    metrics.record_scan(counts, Duration::from_secs(1));
     let server =
         Server::start(Api::new(Token::new(TOKEN).unwrap()).with_metrics(metrics.clone())).await;
 
@@ -277,13 +205,13 @@ async fn metrics_parse_and_carry_the_original_names() {
         .send(Method::GET, "/v1/metrics", Some(&bearer(TOKEN)), vec![])
         .await;
     assert_eq!(status, StatusCode::OK);
-    assert!(
-        headers["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("application/openmetrics-text"),
-        "{headers:?}"
+    // No Accept header: the Prometheus text format, as every scraper reads it.
+    assert_eq!(
+        headers["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
     );
+    assert_eq!(headers["vary"], "Accept");
+    assert!(!text.contains("# EOF"), "{text}");
 
     // Every line is a comment the exposition formats know or a well-formed sample.
     for line in text.lines() {
@@ -322,5 +250,49 @@ async fn metrics_parse_and_carry_the_original_names() {
             .any(|s| s.metric == "watchtower_session_duration_seconds"),
         "histogram missing in:\n{text}"
     );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn metrics_in_openmetrics_for_a_scraper_that_asks() {
+    let metrics = Metrics::new();
+    let server =
+        Server::start(Api::new(Token::new(TOKEN).unwrap()).with_metrics(metrics.clone())).await;
+    for (accept, content_type) in [
+        (None, "text/plain; version=0.0.4; charset=utf-8"),
+        (Some("*/*"), "text/plain; version=0.0.4; charset=utf-8"),
+        (
+            Some("text/plain;version=0.0.4"),
+            "text/plain; version=0.0.4; charset=utf-8",
+        ),
+        (
+            Some("application/openmetrics-text"),
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        ),
+        // What Prometheus 2 sends.
+        (
+            Some(
+                "application/openmetrics-text;version=1.0.0,application/openmetrics-text;\
+                 version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1",
+            ),
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        ),
+    ] {
+        let (headers, text) = server.scrape(accept).await;
+        assert_eq!(headers["content-type"], content_type, "Accept: {accept:?}");
+        assert_eq!(headers["vary"], "Accept");
+        let openmetrics = content_type.starts_with("application/openmetrics-text");
+        assert_eq!(text.ends_with("# EOF\n"), openmetrics, "{text}");
+        assert_eq!(
+            text.contains("# TYPE watchtower_scans_skipped counter\n"),
+            !openmetrics,
+            "{text}"
+        );
+        assert_eq!(
+            text.contains("# TYPE watchtower_scans_skipped unknown\n"),
+            openmetrics,
+            "{text}"
+        );
+    }
     server.stop().await;
 }
