@@ -6,6 +6,8 @@
 //! - a Docker Engine (`docker.io`, then `dockerd` started in the background), only when none
 //!   answers on `DOCKER_HOST` or the default socket;
 //! - `cargo-deny` from crates.io;
+//! - Debian's `prometheus` for its `promtool`, which checks what `/v1/metrics` serves
+//!   (`crates/http-api/tests/promtool.rs`); the Prometheus server it also ships is not run;
 //! - `aiosmtpd` from the Python package index, the SMTP server the notification tests talk to.
 
 use std::path::Path;
@@ -27,6 +29,9 @@ pub(crate) fn ensure_all() -> Result<()> {
     let engine_missing = !engine::answers();
     if engine_missing && !on_path("dockerd") {
         packages.push("docker.io");
+    }
+    if !on_path("promtool") {
+        packages.push("prometheus");
     }
     if !packages.is_empty() {
         apt_install(&packages)?;
