@@ -236,7 +236,7 @@ impl Api {
             notify = "no",
             %addr,
             max_connections = limits.max_connections,
-            read_timeout_seconds = limits.read_timeout.as_secs_f64(),
+            read_timeout = ?limits.read_timeout,
             "HTTP API listening"
         );
         server::serve(listener, self.router(), limits, shutdown).await;

@@ -274,6 +274,6 @@ async fn the_listening_address_is_logged_at_start() {
         "{line}"
     );
     assert!(line.contains("max_connections=7"), "{line}");
-    assert!(line.contains("read_timeout_seconds=10"), "{line}");
+    assert!(line.contains("read_timeout=10s"), "{line}");
     server.stop().await;
 }
