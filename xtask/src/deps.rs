@@ -8,7 +8,9 @@
 //! - `cargo-deny` from crates.io;
 //! - Debian's `prometheus` for its `promtool`, which checks what `/v1/metrics` serves
 //!   (`crates/http-api/tests/promtool.rs`); the Prometheus server it also ships is not run;
-//! - `aiosmtpd` from the Python package index, the SMTP server the notification tests talk to.
+//! - `aiosmtpd` from the Python package index, the SMTP server the notification tests talk to;
+//! - Debian's `golang-go` (Go 1.19, standard library only), which the notification template
+//!   test (`crates/notify/tests/go_differential.rs`) builds its Go renderer with.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -25,6 +27,9 @@ pub(crate) fn ensure_all() -> Result<()> {
     }
     if !dpkg_installed("busybox-static") {
         packages.push("busybox-static");
+    }
+    if !on_path("go") {
+        packages.push("golang-go");
     }
     let engine_missing = !engine::answers();
     if engine_missing && !on_path("dockerd") {

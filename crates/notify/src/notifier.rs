@@ -16,7 +16,7 @@ use crate::service::{Endpoints, Service, redact, scheme_of};
 use crate::templates;
 use crate::transport::{LogSink, Policy, Transport};
 use crate::{Error, NotifyLayer};
-use watchtower_gotemplate::Template;
+use watchtower_gotemplate::{Error as TemplateError, Template};
 
 /// Wall-clock time for entry timestamps; tests supply a fixed one.
 pub trait Clock: Send + Sync {
@@ -205,14 +205,17 @@ impl NotifierBuilder {
             services.push(Arc::new((scheme_of(raw), Service::parse(raw)?)));
         }
         let chosen = templates::choose(&config.template, config.report);
+        // As the original: only a template that does not parse is replaced by the default; one
+        // that fails on sample data is used as given (it may work on real data) and warned of.
+        let mut template_problems = Vec::new();
         if let Some(reason) = &chosen.fallback_reason {
-            tracing::error!(error = %reason, "Could not use configured notification template; using the default template");
+            template_problems.push(TemplateProblem::Replaced(reason.clone()));
+        } else if chosen.built_in.is_none()
+            && let Err(reason) = trial_render(&chosen.template, config.report)
+        {
+            template_problems.push(TemplateProblem::FailsOnSample(reason.to_string()));
         }
-        let mut template = chosen.template;
-        if let Err(reason) = trial_render(&template, config.report) {
-            tracing::error!(error = %reason, "Could not use configured notification template; using the default template");
-            template = templates::choose("", config.report).template;
-        }
+        let template = chosen.template;
         let host = if config.hostname.is_empty() {
             system_hostname()
         } else {
@@ -260,6 +263,7 @@ impl NotifierBuilder {
         let inner = Arc::new(Inner {
             services,
             template,
+            template_problems,
             report_mode: config.report,
             title,
             host,
@@ -273,6 +277,14 @@ impl NotifierBuilder {
         };
         Ok((notifier, NotifyLayer::new(inner)))
     }
+}
+
+/// What start-up found wrong with the configured template.
+enum TemplateProblem {
+    /// It does not parse; the default template is used.
+    Replaced(TemplateError),
+    /// It parses but fails on sample data; it is used anyway.
+    FailsOnSample(String),
 }
 
 /// Renders the template against sample data so that a template that cannot run with this
@@ -319,6 +331,7 @@ fn trial_render(template: &Template, report_mode: bool) -> Result<(), Error> {
 pub(crate) struct Inner {
     services: Vec<Arc<(String, Service)>>,
     template: Template,
+    template_problems: Vec<TemplateProblem>,
     report_mode: bool,
     title: String,
     host: String,
@@ -410,6 +423,24 @@ impl Notifier {
             stdout: None,
             extra_roots_pem: Vec::new(),
             endpoints: Endpoints::default(),
+        }
+    }
+
+    /// Logs what was wrong with `--notification-template` (call it once the log subscriber is
+    /// installed; [`Notifier::build`](NotifierBuilder::build) runs before it): a template that
+    /// does not parse is named with the parse error, as the original does, and the default
+    /// template is used instead; one that parses but fails on sample data is kept and warned
+    /// of. These lines stay local; they are not sent as notifications.
+    pub fn log_template_problems(&self) {
+        for problem in &self.inner.template_problems {
+            match problem {
+                TemplateProblem::Replaced(reason) => tracing::error!(
+                    "Could not use configured notification template: {reason}; using the default template"
+                ),
+                TemplateProblem::FailsOnSample(reason) => tracing::warn!(
+                    "The notification template fails on sample data (it is used as given): {reason}"
+                ),
+            }
         }
     }
 

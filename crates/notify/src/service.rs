@@ -26,7 +26,7 @@ use ntfy::{Ntfy, parse_ntfy};
 use pushover::{Pushover, parse_pushover};
 use slack::{Slack, parse_slack};
 use smtp::parse_smtp;
-pub(crate) use smtp::{SmtpAuth, SmtpConfig, SmtpEncryption};
+pub(crate) use smtp::{SmtpAuth, SmtpConfig, SmtpEncryption, build_mail};
 use teams::{Teams, parse_teams};
 use telegram::{Telegram, parse_telegram};
 

@@ -17,16 +17,16 @@ use http_body_util::{BodyExt, Full, Limited};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use lettre::message::header::ContentType;
-use lettre::message::{Mailbox, MultiPart};
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
-use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use watchtower_tls_config::{CaBundle, ClientConfig, TlsSettings};
 
 use crate::Error;
-use crate::service::{Delivery, HttpRequest, Mail, SmtpAuth, SmtpConfig, SmtpEncryption, Success};
+use crate::service::{
+    Delivery, HttpRequest, Mail, SmtpAuth, SmtpConfig, SmtpEncryption, Success, build_mail,
+};
 
 /// How much of an answer's body is read (enough for Slack's and Telegram's `ok` field).
 const MAX_ANSWER: usize = 64 * 1024;
@@ -375,35 +375,6 @@ impl Transport {
         }
         Ok(builder.build())
     }
-}
-
-fn build_mail(config: &SmtpConfig, mail: Mail) -> Result<Message, String> {
-    let from_address = config
-        .from_address
-        .parse()
-        .map_err(|e| format!("invalid from address {:?}: {e}", config.from_address))?;
-    let from = Mailbox::new(
-        (!config.from_name.is_empty()).then(|| config.from_name.clone()),
-        from_address,
-    );
-    let to: Mailbox = mail
-        .to
-        .parse()
-        .map_err(|e| format!("invalid to address {:?}: {e}", mail.to))?;
-    let builder = Message::builder()
-        .from(from)
-        .to(to)
-        .subject(mail.subject)
-        .date_now();
-    let built = if config.html {
-        builder.multipart(MultiPart::alternative_plain_html(
-            mail.body.clone(),
-            mail.body,
-        ))
-    } else {
-        builder.header(ContentType::TEXT_PLAIN).body(mail.body)
-    };
-    built.map_err(|e| format!("could not build the mail: {e}"))
 }
 
 fn smtp_error(e: &lettre::transport::smtp::Error, config: &SmtpConfig) -> String {

@@ -101,13 +101,24 @@ async fn level_time_and_fields_reach_the_template() {
 }
 
 #[tokio::test]
-async fn a_template_that_cannot_run_falls_back_to_the_default() {
-    // `.Entries` does not exist in legacy mode (the data is the list of entries): the trial
-    // render at start-up catches it and the default legacy template is used.
+async fn a_template_that_fails_at_run_time_is_kept_not_replaced() {
+    // `.Entries` does not exist in legacy mode (the data is the list of entries): a run-time
+    // error, which the original does not fall back on (only a parse error selects the
+    // default template). The message cannot be rendered, so nothing is sent.
     let (n, out, _guard) = notifier("{{range .Entries}}{{.Message}}{{end}}", Level::Info);
     n.start_session();
-    tracing::info!(target: "watchtower_actions", "still delivered");
+    tracing::info!(target: "watchtower_actions", "not delivered");
     n.send(None);
     n.flush().await;
-    assert_eq!(out.take(), "still delivered\n");
+    assert_eq!(out.take(), "");
+}
+
+#[tokio::test]
+async fn a_template_that_does_not_parse_is_replaced_by_the_default() {
+    let (n, out, _guard) = notifier("{{range .}}{{.Message}", Level::Info);
+    n.start_session();
+    tracing::info!(target: "watchtower_actions", "delivered with the default template");
+    n.send(None);
+    n.flush().await;
+    assert_eq!(out.take(), "delivered with the default template\n");
 }

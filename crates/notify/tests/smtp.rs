@@ -197,6 +197,70 @@ async fn plain_smtp_one_mail_per_recipient() {
     assert_eq!(mails[0]["tls"], false);
 }
 
+/// As shoutrrr 0.8 sends mail: a `MIME-Version: 1.0` header and non-ASCII text as 8-bit
+/// UTF-8, byte for byte in the message (no base64, no quoted-printable).
+#[tokio::test]
+async fn non_ascii_text_goes_8bit_with_a_mime_version() {
+    if !aiosmtpd_available() {
+        return;
+    }
+    const TEXT: &str = "Grüße aus Köln, ça marche ✓ 日本";
+    let server = Server::start("plain", None).await;
+    for html in ["no", "yes"] {
+        let url = format!(
+            "smtp://127.0.0.1:{}/?from=wt@example.com&to=ops@example.com&starttls=no&usehtml={html}",
+            server.port
+        );
+        send(
+            NotifierConfig {
+                urls: vec![url],
+                template: format!("{TEXT}{{{{with .Report}}}} {{{{len .Updated}}}}{{{{end}}}}"),
+                ..NotifierConfig::default()
+            },
+            None,
+        )
+        .await;
+    }
+    let mails = server.mails();
+    assert_eq!(mails.len(), 2, "{mails:?}");
+    for (mail, html) in mails.iter().zip([false, true]) {
+        let data = mail["data"].as_str().unwrap().replace("\r\n", "\n");
+        assert_eq!(header(&data, "MIME-Version"), Some("1.0"), "{data}");
+        let encodings: Vec<&str> = data
+            .lines()
+            .filter(|l| {
+                l.to_ascii_lowercase()
+                    .starts_with("content-transfer-encoding:")
+            })
+            .map(|l| l["content-transfer-encoding:".len()..].trim())
+            .collect();
+        assert_eq!(
+            encodings,
+            if html {
+                vec!["8bit", "8bit"]
+            } else {
+                vec!["8bit"]
+            },
+            "{data}"
+        );
+        assert_eq!(
+            data.matches(&format!("{TEXT} 1")).count(),
+            if html { 2 } else { 1 },
+            "the text as it is, once per part: {data}"
+        );
+        let content_type = header(&data, "Content-Type").unwrap();
+        if html {
+            assert!(content_type.starts_with("multipart/alternative"), "{data}");
+            assert!(data.contains("text/html; charset=utf-8"), "{data}");
+        } else {
+            assert!(
+                content_type.starts_with("text/plain; charset=utf-8"),
+                "{data}"
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn starttls_with_authentication() {
     if !aiosmtpd_available() {

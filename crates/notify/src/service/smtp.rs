@@ -1,8 +1,11 @@
 //! Mail (`smtp://`): the settings an SMTP URL gives (the mail itself goes out through lettre).
 
+use lettre::Message;
+use lettre::message::header::{ContentTransferEncoding, ContentType, MIME_VERSION_1_0};
+use lettre::message::{Mailbox, MultiPart, SinglePart};
 use url::Url;
 
-use super::{Props, percent_decode};
+use super::{Mail, Props, percent_decode};
 
 /// SMTP settings from an `smtp://` URL.
 #[derive(Clone)]
@@ -157,4 +160,48 @@ pub(super) fn parse_smtp(url: &Url) -> Result<SmtpConfig, String> {
         html: props.bool("usehtml", false)?,
         client_host: props.string("clienthost", "localhost"),
     })
+}
+
+/// The mail as shoutrrr 0.8 sends it: `MIME-Version: 1.0` (RFC 2045) and the text as UTF-8 in
+/// 8-bit (`Content-Transfer-Encoding: 8bit`), not base64 or quoted-printable; with `usehtml`
+/// a `multipart/alternative` of the same text as plain text and HTML, both 8-bit. (A line
+/// longer than SMTP's 998 octets cannot go 8-bit; lettre then picks a 7-bit encoding.)
+pub(crate) fn build_mail(config: &SmtpConfig, mail: Mail) -> Result<Message, String> {
+    let from_address = config
+        .from_address
+        .parse()
+        .map_err(|e| format!("invalid from address {:?}: {e}", config.from_address))?;
+    let from = Mailbox::new(
+        (!config.from_name.is_empty()).then(|| config.from_name.clone()),
+        from_address,
+    );
+    let to: Mailbox = mail
+        .to
+        .parse()
+        .map_err(|e| format!("invalid to address {:?}: {e}", mail.to))?;
+    let builder = Message::builder()
+        .from(from)
+        .to(to)
+        .subject(mail.subject)
+        .date_now()
+        .header(MIME_VERSION_1_0);
+    let part = |content_type: ContentType, text: String| {
+        SinglePart::builder()
+            .header(content_type)
+            .header(ContentTransferEncoding::EightBit)
+            .body(text)
+    };
+    let built = if config.html {
+        builder.multipart(
+            MultiPart::alternative()
+                .singlepart(part(ContentType::TEXT_PLAIN, mail.body.clone()))
+                .singlepart(part(ContentType::TEXT_HTML, mail.body)),
+        )
+    } else {
+        builder
+            .header(ContentType::TEXT_PLAIN)
+            .header(ContentTransferEncoding::EightBit)
+            .body(mail.body)
+    };
+    built.map_err(|e| format!("could not build the mail: {e}"))
 }

@@ -1,3 +1,6 @@
+use serde_json::{Value as J, json};
+
+use super::generic::header_name;
 use super::*;
 
 fn parse(raw: &str) -> Service {
