@@ -23,7 +23,7 @@ use std::time::SystemTime;
 use async_trait::async_trait;
 use watchtower_actions::{Filter, RegistryChecker, Updater};
 use watchtower_config::Config;
-use watchtower_container_client::{ContainerClient, DockerClient, ListOptions};
+use watchtower_container_client::{ContainerClient, DockerClient};
 use watchtower_http_api::{Metrics, RegistryRequestCount, RegistryStats, UpdateScope};
 use watchtower_notify::{Notifier, NotifyLayer};
 use watchtower_registry_auth::CredentialStore;
@@ -129,12 +129,8 @@ async fn start_and_run(config: Config, notifier: Notifier) -> Result<Exit, Start
 
     let filter = config.filter.clone();
     let params = config.params.clone();
-    let list = ListOptions {
-        include_stopped: params.include_stopped,
-        include_restarting: params.include_restarting,
-    };
     if params.rolling_restart {
-        watchtower_actions::check_rolling_restart(&docker, &filter, list)
+        watchtower_actions::check_rolling_restart(&docker, &filter, params.list_options())
             .await
             .map_err(StartupError::Actions)?;
     }

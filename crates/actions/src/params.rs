@@ -4,6 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use watchtower_container_client::ListOptions;
+
 use crate::WarnOnHeadFailure;
 
 /// Session settings. Build with `Params::default()` and set fields; the defaults are the
@@ -16,7 +18,11 @@ use crate::WarnOnHeadFailure;
 /// let mut params = Params::default();
 /// params.cleanup = true;
 /// params.stop_timeout = Duration::from_secs(30);
+/// params.include_stopped = true;
 /// assert!(!params.monitor_only);
+/// // What the engine is asked to list for a session.
+/// let list = params.list_options();
+/// assert!(list.include_stopped && !list.include_restarting);
 /// ```
 #[derive(Debug, Clone)]
 #[non_exhaustive]
@@ -78,6 +84,17 @@ impl Default for Params {
             check_concurrency: 8,
             ready_timeout: Duration::from_secs(60),
             cancel: CancelToken::new(),
+        }
+    }
+}
+
+impl Params {
+    /// Which containers the engine is asked for: `--include-stopped` and
+    /// `--include-restarting` (e.g. for [`check_rolling_restart`](crate::check_rolling_restart)).
+    pub fn list_options(&self) -> ListOptions {
+        ListOptions {
+            include_stopped: self.include_stopped,
+            include_restarting: self.include_restarting,
         }
     }
 }
