@@ -33,13 +33,6 @@
 //! malformed, gives a value or an error, never a panic; execution is bounded in steps, output
 //! size and call depth.
 //!
-//! # Checked against Go
-//!
-//! `tests/go_differential.rs` renders a corpus of templates (`tests/go/corpus.txt`) with Go's
-//! own `text/template` (a small Go program, `tests/go/render.go`) and with this crate, over
-//! the same data, and fails on any difference that is not in the list below (the list is
-//! `tests/go/limits.txt`; an entry that stops differing fails too, so the list stays true).
-//!
 //! # Deliberate differences from Go
 //!
 //! - **Error messages** are this crate's own (`template: line 3: ...`), not Go's
