@@ -1,11 +1,11 @@
-//! Proxies for registry traffic: `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` with the rules of
+//! Proxies: `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` with the rules of
 //! Go's `net/http` (`golang.org/x/net/http/httpproxy`), which the original watchtower used.
 //!
-//! * HTTPS registries go through an HTTP `CONNECT` tunnel; TLS runs end to end inside it and
-//!   the certificate is verified against the registry's name, so the proxy sees only
-//!   ciphertext. Plain-HTTP registries are asked through the proxy with absolute-form
-//!   requests (`GET http://registry:5000/v2/ HTTP/1.1`).
-//! * The client never resolves the name of a proxied registry: the proxy does.
+//! * HTTPS hosts are reached through an HTTP `CONNECT` tunnel; TLS runs end to end inside it
+//!   and the certificate is verified against the host's name, so the proxy sees only
+//!   ciphertext. Plain-HTTP hosts are asked through the proxy with absolute-form requests
+//!   (`GET http://registry:5000/v2/ HTTP/1.1`).
+//! * The client never resolves the name of a proxied host: the proxy does.
 //! * Credentials in the proxy URL's user info become `Proxy-Authorization: Basic …`, sent only
 //!   to the proxy, and never shown in `Debug` output, logs or errors.
 
@@ -34,13 +34,13 @@ use crate::Error;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Which proxy registry requests use, as the proxy environment variables say.
+/// Which proxy requests use, as the proxy environment variables say.
 ///
 /// The rules are Go's (`net/http.ProxyFromEnvironment`), so a setup that worked with the
 /// original watchtower works unchanged:
 ///
-/// * HTTPS registries (nearly all) use `https_proxy`; plain-HTTP registries use `http_proxy`.
-///   `HTTP_PROXY` is **not** used for HTTPS registries, and `ALL_PROXY` is not read.
+/// * HTTPS requests (nearly all: registries, webhooks) use `https_proxy`; plain-HTTP requests
+///   use `http_proxy`. `HTTP_PROXY` is **not** used for HTTPS, and `ALL_PROXY` is not read.
 /// * A proxy is `http://[user:password@]host[:port]` (port 80 by default) or just
 ///   `host[:port]`. `https://` (TLS to the proxy) and SOCKS proxies are not supported: the
 ///   client refuses to start with such a value rather than silently going direct.
@@ -48,7 +48,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 ///   domain (`corp.example` matches it and every subdomain; `.corp.example` and
 ///   `*.corp.example` match subdomains only), an IP address, a CIDR (`10.0.0.0/8`), and
 ///   domains and IPs may carry a port (`registry.corp.example:5000`, `[fd00::1]:443`) that
-///   must then match the registry's port (443 or 80 when it has none). Entries are
+///   must then match the request's port (443 or 80 when it has none). Entries are
 ///   case-insensitive; an entry that fits none of these forms never matches.
 /// * `localhost` and loopback addresses (`127.0.0.0/8`, `::1`) are never proxied, unless
 ///   [`ProxyConfig::proxy_loopback`] is set.
@@ -56,7 +56,7 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The client reads this once, when it is built. `Debug` output hides proxy credentials.
 ///
 /// ```
-/// use watchtower_registry_auth::http::ProxyConfig;
+/// use watchtower_http_client::ProxyConfig;
 ///
 /// let env = |name: &str| match name {
 ///     "HTTPS_PROXY" => Some("http://proxy.corp.example:3128".to_owned()),
@@ -70,21 +70,21 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// ```
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct ProxyConfig {
-    /// `HTTP_PROXY` / `http_proxy`: the proxy for plain-HTTP registries. `None` or empty: none.
+    /// `HTTP_PROXY` / `http_proxy`: the proxy for plain-HTTP requests. `None` or empty: none.
     pub http_proxy: Option<String>,
-    /// `HTTPS_PROXY` / `https_proxy`: the proxy for HTTPS registries. `None` or empty: none.
+    /// `HTTPS_PROXY` / `https_proxy`: the proxy for HTTPS requests. `None` or empty: none.
     pub https_proxy: Option<String>,
     /// `NO_PROXY` / `no_proxy`: hosts reached directly (see the rules above).
     pub no_proxy: Option<String>,
     /// Also send requests for `localhost` and loopback addresses through the proxy. Go never
     /// does, and neither does the environment; this exists for tests of the proxy path
-    /// (the test registry listens on `127.0.0.1`) and for the rare setup whose local
-    /// registry name must go through a proxy.
+    /// (the test servers listen on `127.0.0.1`) and for the rare setup whose local names
+    /// must go through a proxy.
     pub proxy_loopback: bool,
 }
 
 impl ProxyConfig {
-    /// No proxy: every registry is reached directly.
+    /// No proxy: every host is reached directly.
     pub fn none() -> Self {
         Self::default()
     }
@@ -492,14 +492,14 @@ fn cidr_contains(net: IpAddr, prefix: u8, ip: IpAddr) -> bool {
 
 /// The parsed proxy settings: which requests go through which proxy.
 #[derive(Debug, Default)]
-pub(crate) struct Proxies {
+pub(crate) struct ProxyRoutes {
     http: Option<Arc<ProxyEndpoint>>,
     https: Option<Arc<ProxyEndpoint>>,
     no_proxy: NoProxy,
     proxy_loopback: bool,
 }
 
-impl Proxies {
+impl ProxyRoutes {
     /// Parses `config`; an unusable proxy URL is an error naming the variable.
     pub(crate) fn new(config: &ProxyConfig) -> Result<Self, Error> {
         let parse = |variable, value: &Option<String>| {
@@ -585,18 +585,18 @@ impl std::error::Error for ProxyFailure {
     }
 }
 
-/// A connection to a registry: direct, to a proxy for absolute-form requests, or a `CONNECT`
+/// A connection to a server: direct, to a proxy for absolute-form requests, or a `CONNECT`
 /// tunnel through a proxy (which TLS then runs inside).
-pub(crate) enum RegistryStream {
-    /// Straight to the registry.
+pub(crate) enum ProxiedStream {
+    /// Straight to the server.
     Direct(TokioIo<TcpStream>),
     /// To the proxy; requests on it are sent in absolute form.
     Forward(TokioIo<TcpStream>),
-    /// Through a `CONNECT` tunnel: to the registry, as far as HTTP and TLS are concerned.
+    /// Through a `CONNECT` tunnel: to the server, as far as HTTP and TLS are concerned.
     Tunnel(Upgraded),
 }
 
-impl Connection for RegistryStream {
+impl Connection for ProxiedStream {
     fn connected(&self) -> Connected {
         match self {
             Self::Direct(io) => io.connected(),
@@ -607,7 +607,7 @@ impl Connection for RegistryStream {
     }
 }
 
-impl Read for RegistryStream {
+impl Read for ProxiedStream {
     fn poll_read(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -620,7 +620,7 @@ impl Read for RegistryStream {
     }
 }
 
-impl Write for RegistryStream {
+impl Write for ProxiedStream {
     fn poll_write(
         self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -665,22 +665,22 @@ impl Write for RegistryStream {
     }
 }
 
-/// The TCP connector of the registry client: dials the registry or its proxy, opens `CONNECT`
-/// tunnels, and counts every TCP connection it opens (to a registry or to a proxy).
+/// The TCP connector of the client: dials the server or its proxy, opens `CONNECT` tunnels,
+/// and counts every TCP connection it opens (to a server or to a proxy).
 #[derive(Clone)]
-pub(crate) struct RegistryConnector {
+pub(crate) struct ProxiedConnector {
     tcp: HttpConnector,
-    proxies: Arc<Proxies>,
+    proxies: Arc<ProxyRoutes>,
     opened: Arc<AtomicU64>,
     /// Limit for the `CONNECT` exchange (the TCP connect has its own, in `tcp`).
     tunnel_timeout: Duration,
     user_agent: Option<HeaderValue>,
 }
 
-impl RegistryConnector {
+impl ProxiedConnector {
     pub(crate) fn new(
         tcp: HttpConnector,
-        proxies: Arc<Proxies>,
+        proxies: Arc<ProxyRoutes>,
         opened: Arc<AtomicU64>,
         tunnel_timeout: Duration,
         user_agent: Option<HeaderValue>,
@@ -695,10 +695,10 @@ impl RegistryConnector {
     }
 }
 
-impl tower::Service<Uri> for RegistryConnector {
-    type Response = RegistryStream;
+impl tower::Service<Uri> for ProxiedConnector {
+    type Response = ProxiedStream;
     type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = Result<RegistryStream, BoxError>> + Send>>;
+    type Future = Pin<Box<dyn Future<Output = Result<ProxiedStream, BoxError>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.tcp.poll_ready(cx).map_err(Into::into)
@@ -711,28 +711,32 @@ impl tower::Service<Uri> for RegistryConnector {
             return Box::pin(async move {
                 let io = connecting.await?;
                 opened.fetch_add(1, Ordering::Relaxed);
-                tracing::trace!("registry TCP connection opened");
-                Ok(RegistryStream::Direct(io))
+                tracing::trace!("TCP connection opened");
+                Ok(ProxiedStream::Direct(io))
             });
         };
-        // Only the proxy's name is resolved; the registry's name goes to the proxy as text.
+        // Only the proxy's name is resolved; the server's name goes to the proxy as text.
         let connecting = self.tcp.call(proxy.uri.clone());
+        // The CONNECT must be answered within the connect limit counted from now, so that
+        // this limit fires before (or with) the client's limit on the whole connect and the
+        // failure is named as the proxy's.
         let tunnel_timeout = self.tunnel_timeout;
+        let deadline = tokio::time::Instant::now() + tunnel_timeout;
         let user_agent = self.user_agent.clone();
         Box::pin(async move {
             let io = connecting
                 .await
                 .map_err(|e| ProxyFailure::new(&proxy, "unreachable", Some(e.into())))?;
             opened.fetch_add(1, Ordering::Relaxed);
-            tracing::trace!(proxy = %proxy.addr, "registry TCP connection to the proxy opened");
+            tracing::trace!(proxy = %proxy.addr, "TCP connection to the proxy opened");
             if dst.scheme() != Some(&Scheme::HTTPS) {
-                return Ok(RegistryStream::Forward(io));
+                return Ok(ProxiedStream::Forward(io));
             }
             let target = tunnel_target(&dst)
                 .ok_or_else(|| ProxyFailure::new(&proxy, "got a request without a host", None))?;
             tracing::debug!(proxy = %proxy.addr, target = %target, "opening a CONNECT tunnel");
             let tunnel =
-                tokio::time::timeout(tunnel_timeout, open_tunnel(io, &proxy, &target, user_agent))
+                tokio::time::timeout_at(deadline, open_tunnel(io, &proxy, &target, user_agent))
                     .await
                     .map_err(|_| {
                         ProxyFailure::new(
@@ -744,7 +748,7 @@ impl tower::Service<Uri> for RegistryConnector {
                             None,
                         )
                     })??;
-            Ok(RegistryStream::Tunnel(tunnel))
+            Ok(ProxiedStream::Tunnel(tunnel))
         })
     }
 }
@@ -836,8 +840,8 @@ async fn open_tunnel(
 mod tests {
     use super::*;
 
-    fn proxies(http: Option<&str>, https: Option<&str>, no: Option<&str>) -> Proxies {
-        Proxies::new(&ProxyConfig {
+    fn proxies(http: Option<&str>, https: Option<&str>, no: Option<&str>) -> ProxyRoutes {
+        ProxyRoutes::new(&ProxyConfig {
             http_proxy: http.map(str::to_owned),
             https_proxy: https.map(str::to_owned),
             no_proxy: no.map(str::to_owned),
@@ -846,7 +850,7 @@ mod tests {
         .unwrap()
     }
 
-    fn routed(p: &Proxies, url: &str) -> Option<String> {
+    fn routed(p: &ProxyRoutes, url: &str) -> Option<String> {
         p.route(&url.parse().unwrap()).map(|e| e.addr.clone())
     }
 
@@ -940,7 +944,7 @@ mod tests {
             assert!(err.contains(reason), "{value}: {err}");
             assert!(!err.contains("hunter2"), "{err}");
         }
-        let err = Proxies::new(&ProxyConfig {
+        let err = ProxyRoutes::new(&ProxyConfig {
             http_proxy: Some("socks5://x".into()),
             ..ProxyConfig::none()
         })

@@ -57,6 +57,9 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// The HTTP client could not be built (for example an unusable `HTTPS_PROXY`).
+    #[error("notifications: {0}")]
+    Http(#[source] watchtower_http_client::Error),
     /// The notifier was built outside a Tokio runtime (its sending task needs one).
     #[error("notifications need a running tokio runtime to start their sending task")]
     NoRuntime,

@@ -50,9 +50,10 @@
 //!
 //! This crate depends on `watchtower-session-report` for the report, on
 //! `watchtower-gotemplate` for the template engine, on
-//! `watchtower-tls-config` for the verified rustls configuration (webpki roots plus
-//! [`NotifierBuilder::extra_root_certificates`], *ring* provider) that hyper uses for HTTPS,
-//! and on lettre for SMTP. It knows nothing of Docker or of the update engine.
+//! `watchtower-http-client` for HTTPS (the registry's client: timeouts, `HTTPS_PROXY` and
+//! `NO_PROXY`, retry rules, `Retry-After`), on `watchtower-tls-config` for what it trusts
+//! ([`NotifierConfig::tls`]: webpki and system roots, `--registry-ca`, plus
+//! [`NotifierBuilder::extra_root_certificates`]), and on lettre for SMTP. It knows nothing of Docker or of the update engine.
 
 #![warn(missing_docs)]
 

@@ -9,6 +9,7 @@ use std::time::Duration;
 use chrono::{DateTime, FixedOffset};
 use tokio::sync::{mpsc, oneshot};
 use watchtower_session_report::{ContainerRef, FailedStep, Report, ReportBuilder};
+use watchtower_tls_config::TlsSettings;
 
 use crate::legacy::LegacyOptions;
 use crate::model::{Level, LogEntry, TemplateData};
@@ -69,6 +70,10 @@ pub struct NotifierConfig {
     pub max_attempts: u32,
     /// First wait between attempts, doubled each time (default 1 s; `Retry-After` wins).
     pub retry_backoff: Duration,
+    /// HTTPS (and SMTP) verification: the registry's settings, so that `--registry-ca` and
+    /// the system trust store (`SSL_CERT_FILE`, `SSL_CERT_DIR`) count for notifications too.
+    /// Default: verified against the webpki and system roots.
+    pub tls: TlsSettings,
 }
 
 impl Default for NotifierConfig {
@@ -89,6 +94,7 @@ impl Default for NotifierConfig {
             connect_timeout: Duration::from_secs(5),
             max_attempts: 3,
             retry_backoff: Duration::from_secs(1),
+            tls: TlsSettings::default(),
         }
     }
 }
@@ -113,6 +119,7 @@ impl fmt::Debug for NotifierConfig {
             .field("connect_timeout", &self.connect_timeout)
             .field("max_attempts", &self.max_attempts)
             .field("retry_backoff", &self.retry_backoff)
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
 }
@@ -246,7 +253,8 @@ impl NotifierBuilder {
                 backoff: config.retry_backoff,
             },
             log,
-            extra_roots_pem,
+            config.tls.clone(),
+            &extra_roots_pem,
         )?;
         let (tx, rx) = mpsc::unbounded_channel();
         let delay = legacy_delay.unwrap_or(config.delay);

@@ -1,27 +1,26 @@
-//! Sends deliveries: HTTP(S) with a connect timeout, a per-request timeout and bounded
-//! retries, SMTP through lettre, and the `logger://` output. Errors never contain URLs or
-//! credentials.
+//! Sends deliveries: HTTP(S) through the one client of `watchtower-http-client` (connect and
+//! request timeouts, a body cap, `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` as Go reads them) with
+//! bounded retries of what can succeed on retry, SMTP through lettre, and the `logger://`
+//! output. Errors never contain URLs or credentials.
 //!
-//! HTTPS is verified with the rustls configuration of `watchtower-tls-config` (webpki roots
-//! plus the extra roots the builder was given, *ring* provider), the same as registry traffic.
+//! HTTPS is verified with the [`TlsSettings`] the notifier was given: the webpki roots, the
+//! system trust store as Go finds it, the `--registry-ca` bundle, and the builder's extra
+//! roots, the same as registry traffic. Mail servers are verified against the same roots.
 
-use std::future::Future;
 use std::io::Write;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, Limited};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
 use lettre::transport::smtp::authentication::{Credentials, Mechanism};
 use lettre::transport::smtp::client::{Certificate, Tls, TlsParameters};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
-use watchtower_tls_config::{CaBundle, ClientConfig, TlsSettings};
+use watchtower_http_client::{
+    HttpClient, HttpOptions, HttpResponse, ProxyConfig, TransportErrorKind, error_chain,
+    retry_after, status_is_retryable,
+};
+use watchtower_tls_config::{CaBundle, TlsSettings};
 
 use crate::Error;
 use crate::service::{
@@ -55,72 +54,22 @@ pub(crate) struct Policy {
     pub(crate) backoff: Duration,
 }
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
-
-/// A connector whose connections must be established (TCP and TLS) within a time limit: a
-/// server that takes the connection but never speaks TLS costs the limit, not the request
-/// timeout.
-#[derive(Clone)]
-struct TimedConnect<C> {
-    inner: C,
-    limit: Duration,
-}
-
-impl<C> tower::Service<http::Uri> for TimedConnect<C>
-where
-    C: tower::Service<http::Uri>,
-    C::Error: Into<BoxError>,
-    C::Future: Send + 'static,
-    C::Response: Send + 'static,
-{
-    type Response = C::Response;
-    type Error = BoxError;
-    type Future = Pin<Box<dyn Future<Output = Result<C::Response, BoxError>> + Send>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), BoxError>> {
-        self.inner.poll_ready(cx).map_err(Into::into)
-    }
-
-    fn call(&mut self, uri: http::Uri) -> Self::Future {
-        let connecting = self.inner.call(uri);
-        let limit = self.limit;
-        Box::pin(async move {
-            match tokio::time::timeout(limit, connecting).await {
-                Ok(result) => result.map_err(Into::into),
-                Err(_) => Err(Box::new(std::io::Error::new(
-                    std::io::ErrorKind::TimedOut,
-                    format!("no connection (TCP and TLS handshake) within {limit:?}"),
-                )) as BoxError),
-            }
-        })
-    }
-}
-
-type HttpClient = Client<TimedConnect<hyper_rustls::HttpsConnector<HttpConnector>>, Full<Bytes>>;
-
 pub(crate) struct Transport {
     http: HttpClient,
-    extra_roots_pem: Vec<u8>,
+    /// Roots beyond the webpki ones (system trust store, `--registry-ca`, extra roots), for
+    /// mail servers; lettre adds the webpki roots itself.
+    mail_roots: Vec<Certificate>,
     policy: Policy,
     log: LogSink,
 }
 
-/// The rustls configuration for HTTPS services: `watchtower-tls-config`'s verified settings
-/// with `extra_pem` (when not empty) as additional trust anchors.
-fn tls_config(extra_pem: &[u8]) -> Result<ClientConfig, Error> {
-    let bundle = if extra_pem.is_empty() {
-        None
-    } else {
-        Some(CaBundle::from_pem(EXTRA_ROOTS_NAME, extra_pem).map_err(|e| roots_error(&e))?)
-    };
-    let shared = TlsSettings::verified(bundle)
-        .client_config()
-        .map_err(|e| roots_error(&e))?;
-    let mut config = (*shared).clone();
-    // hyper-rustls sets ALPN itself, for the HTTP versions it enables, and insists on an
-    // empty list.
-    config.alpn_protocols.clear();
-    Ok(config)
+/// `tls` with `extra_pem` (when not empty) as additional trust anchors.
+fn with_extra_roots(tls: TlsSettings, extra_pem: &[u8]) -> Result<TlsSettings, Error> {
+    if extra_pem.is_empty() {
+        return Ok(tls);
+    }
+    let extra = CaBundle::from_pem(EXTRA_ROOTS_NAME, extra_pem).map_err(|e| roots_error(&e))?;
+    Ok(tls.with_extra_bundle(extra))
 }
 
 /// The TLS configuration's error, without its "registry CA bundle" wording.
@@ -144,25 +93,35 @@ impl Transport {
     pub(crate) fn new(
         policy: Policy,
         log: LogSink,
-        extra_roots_pem: Vec<u8>,
+        tls: TlsSettings,
+        extra_roots_pem: &[u8],
     ) -> Result<Self, Error> {
-        let mut tcp = HttpConnector::new();
-        tcp.enforce_http(false);
-        tcp.set_nodelay(true);
-        tcp.set_connect_timeout(Some(policy.connect_timeout));
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls_config(&extra_roots_pem)?)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(tcp);
-        let connector = TimedConnect {
-            inner: https,
-            limit: policy.connect_timeout,
-        };
-        let http = Client::builder(TokioExecutor::new()).build(connector);
+        let tls = with_extra_roots(tls, extra_roots_pem)?;
+        let mail_roots = tls
+            .extra_roots()
+            .into_iter()
+            .map(|der| Certificate::from_der(der.to_vec()))
+            .collect::<Result<_, _>>()
+            .map_err(|e| Error::InvalidRoots {
+                reason: e.to_string(),
+            })?;
+        let http = HttpClient::new(HttpOptions {
+            tls,
+            connect_timeout: policy.connect_timeout,
+            request_timeout: policy.timeout,
+            max_body_bytes: MAX_ANSWER,
+            // HTTP/1.1, as notifications were always sent.
+            http2: false,
+            proxy: ProxyConfig::from_env(),
+            ..HttpOptions::default()
+        })
+        .map_err(|e| match e {
+            watchtower_http_client::Error::Tls(e) => roots_error(&e),
+            other => Error::Http(other),
+        })?;
         Ok(Self {
             http,
-            extra_roots_pem,
+            mail_roots,
             policy,
             log,
         })
@@ -210,12 +169,10 @@ impl Transport {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let outcome = tokio::time::timeout(self.policy.timeout, self.http_once(&request)).await;
-            let (error, retry_after) = match outcome {
-                Err(_) => return Err(format!("no answer within {:?}", self.policy.timeout)),
-                Ok(Ok(())) => return Ok(()),
-                Ok(Err(Attempt::Final(e))) => return Err(e),
-                Ok(Err(Attempt::Retry(e, after))) => (e, after),
+            let (error, retry_after) = match self.http_once(&request).await {
+                Ok(()) => return Ok(()),
+                Err(Attempt::Final(e)) => return Err(e),
+                Err(Attempt::Retry(e, after)) => (e, after),
             };
             if attempt >= self.policy.attempts {
                 return Err(format!("{error} (gave up after {attempt} attempts)"));
@@ -230,48 +187,47 @@ impl Transport {
     async fn http_once(&self, request: &HttpRequest) -> Result<(), Attempt> {
         let mut builder = http::Request::builder()
             .method(request.method.clone())
-            .uri(&request.url)
-            .header(
-                "User-Agent",
-                concat!("watchtower/", env!("CARGO_PKG_VERSION")),
-            );
+            .uri(&request.url);
         for (name, value) in &request.headers {
             builder = builder.header(name.as_str(), value.as_str());
         }
         let req = builder
-            .body(Full::new(Bytes::from(request.body.clone())))
+            .body(Bytes::from(request.body.clone()))
             .map_err(|e| {
                 Attempt::Final(format!(
                     "could not build the request: {}",
                     e.to_string().replace(&request.url, "<url>")
                 ))
             })?;
-        let response = self.http.request(req).await.map_err(|e| {
-            // Connection errors are worth another try; their text names no URL.
-            Attempt::Retry(format!("request failed: {}", error_chain(&e)), None)
-        })?;
-        let status = response.status();
-        let retry_after = response
-            .headers()
-            .get(http::header::RETRY_AFTER)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(|s| Duration::from_secs(s).min(MAX_RETRY_AFTER));
-        let body = Limited::new(response.into_body(), MAX_ANSWER)
-            .collect()
-            .await
-            .map(http_body_util::Collected::to_bytes)
-            .unwrap_or_default();
-        if status == http::StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-            return Err(Attempt::Retry(
-                format!("server answered {status}"),
-                retry_after,
-            ));
+        let host = req.uri().host().unwrap_or_default().to_owned();
+        let response = match self.http.send(&host, req).await {
+            Ok(response) => response,
+            // An answer larger than we read: its status decides, its body is not looked at.
+            Err(watchtower_http_client::Error::Transport {
+                kind: TransportErrorKind::BodyTooLarge,
+                status: Some(status),
+                ..
+            }) => HttpResponse {
+                status,
+                headers: http::HeaderMap::new(),
+                body: Bytes::new(),
+            },
+            // The error names the host, never the URL.
+            Err(e) if e.is_retryable() => {
+                return Err(Attempt::Retry(format!("request failed: {e}"), None));
+            }
+            Err(e) => return Err(Attempt::Final(format!("request failed: {e}"))),
+        };
+        let status = response.status;
+        if status_is_retryable(status) {
+            let wait = retry_after(&response.headers, SystemTime::now())
+                .map(|wait| wait.min(MAX_RETRY_AFTER));
+            return Err(Attempt::Retry(format!("server answered {status}"), wait));
         }
         if !status.is_success() {
             return Err(Attempt::Final(format!("server answered {status}")));
         }
-        let text = String::from_utf8_lossy(&body);
+        let text = String::from_utf8_lossy(&response.body);
         match request.success {
             Success::Status2xx => Ok(()),
             Success::SlackWebhook => {
@@ -328,10 +284,8 @@ impl Transport {
     ) -> Result<AsyncSmtpTransport<Tokio1Executor>, String> {
         let params = || -> Result<TlsParameters, String> {
             let mut builder = TlsParameters::builder(config.host.clone());
-            if !self.extra_roots_pem.is_empty() {
-                let bundle = Certificate::from_pem(&self.extra_roots_pem)
-                    .map_err(|e| format!("extra roots: {e}"))?;
-                builder = builder.add_root_certificate(bundle);
+            for root in &self.mail_roots {
+                builder = builder.add_root_certificate(root.clone());
             }
             builder
                 .build_rustls()
@@ -400,19 +354,4 @@ fn is_loopback(host: &str) -> bool {
             .trim_matches(['[', ']'])
             .parse::<std::net::IpAddr>()
             .is_ok_and(|ip| ip.is_loopback())
-}
-
-/// An error and its sources, joined with `: `.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let t = s.to_string();
-        if !text.contains(&t) {
-            text.push_str(": ");
-            text.push_str(&t);
-        }
-        source = s.source();
-    }
-    text
 }

@@ -114,37 +114,33 @@ pub enum Error {
     Tls(#[from] watchtower_tls_config::Error),
 }
 
-/// The kind of a [`Error::Transport`] failure.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
-pub enum TransportErrorKind {
-    /// TCP connect failed (refused, unreachable, DNS).
-    Connect,
-    /// The server's TLS certificate was rejected: never a reason to fall back to plain HTTP.
-    TlsCertificate,
-    /// The TLS handshake failed for another reason, for example the server does not speak TLS.
-    TlsHandshake,
-    /// No complete answer within the request timeout.
-    Timeout,
-    /// The response body is larger than the configured cap.
-    BodyTooLarge,
-    /// Any other HTTP protocol failure (connection reset, malformed response).
-    Protocol,
-    /// The proxy failed: unreachable, refused the `CONNECT` tunnel, or wants other
-    /// credentials (407). Never a reason to fall back to plain HTTP.
-    Proxy,
-}
+pub use watchtower_http_client::TransportErrorKind;
 
-impl std::fmt::Display for TransportErrorKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Self::Connect => "cannot connect",
-            Self::TlsCertificate => "TLS certificate not trusted",
-            Self::TlsHandshake => "TLS handshake failed",
-            Self::Timeout => "timed out",
-            Self::BodyTooLarge => "response too large",
-            Self::Protocol => "HTTP error",
-            Self::Proxy => "proxy error",
-        })
+impl From<watchtower_http_client::Error> for Error {
+    fn from(err: watchtower_http_client::Error) -> Self {
+        use watchtower_http_client::Error as Http;
+        match err {
+            Http::Transport {
+                host, kind, reason, ..
+            } => Self::Transport {
+                registry: host,
+                kind,
+                reason,
+            },
+            Http::ProxyConfig {
+                variable,
+                value,
+                reason,
+            } => Self::ProxyConfig {
+                variable,
+                value,
+                reason,
+            },
+            Http::Tls(err) => Self::Tls(err),
+            other => Self::Request {
+                registry: String::new(),
+                reason: other.to_string(),
+            },
+        }
     }
 }

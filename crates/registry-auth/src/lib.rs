@@ -13,10 +13,9 @@
 //!   token per (realm, service, scope) reused until shortly before it expires, and one fetch
 //!   for many concurrent askers. Wall-clock time comes from a [`Clock`] ([`FakeClock`] in
 //!   tests).
-//! * [`HttpClient`]: the one pooled HTTPS client for registry traffic (also used by
-//!   `watchtower-registry-digest`), with timeouts, a body cap and counters. [`ProxyConfig`]:
-//!   `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY` with Go's rules (HTTPS through `CONNECT` tunnels,
-//!   TLS end to end; the client never resolves a proxied registry's name).
+//! * [`HttpClient`]: the registry's handle on the one HTTP client of `watchtower-http-client`
+//!   (pooled HTTPS, timeouts, a body cap, [`ProxyConfig`] with Go's `HTTPS_PROXY`/`NO_PROXY`
+//!   rules), counting requests by kind and status; `watchtower-registry-digest` uses it too.
 //!
 //! ```
 //! use watchtower_registry_auth::{BearerChallenge, ImageReference, parse_www_authenticate};
@@ -31,7 +30,8 @@
 //! assert_eq!(bearer.realm, "https://auth.docker.io/token");
 //! ```
 //!
-//! Depends on `watchtower-tls-config` for TLS and on nothing Docker-specific: no bollard, no
+//! Depends on `watchtower-http-client` (and through it `watchtower-tls-config`) for HTTP and
+//! TLS, and on nothing Docker-specific: no bollard, no
 //! Docker Engine. Errors and logs never contain passwords, tokens or `Authorization` values.
 
 #![warn(missing_docs)]
@@ -42,7 +42,6 @@ mod clock;
 mod credentials;
 mod error;
 pub mod http;
-mod proxy;
 mod reference;
 mod token;
 

@@ -1,6 +1,6 @@
-//! Registry requests through an HTTP proxy: a small `CONNECT` + absolute-form proxy written
-//! here on 127.0.0.1 (it records what it relayed and can demand `Proxy-Authorization`), with
-//! the testkit's real registry behind it.
+//! Registry requests through an HTTP proxy: the testkit's `CONNECT` + absolute-form
+//! [`TestProxy`] on 127.0.0.1 (it records what it relayed and can demand
+//! `Proxy-Authorization`), with the testkit's real registry behind it.
 //!
 //! The proxy resolves `registry.test` and `localhost` to 127.0.0.1 itself; the client cannot
 //! resolve `registry.test` at all, so a request that reaches the registry under that name
@@ -8,304 +8,23 @@
 //! never proxies `localhost` or loopback addresses, so the tests that need the registry's
 //! certificate (issued for `localhost` and 127.0.0.1) set `ProxyConfig::proxy_loopback`.
 
-use std::fmt::Write as _;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use anyhow::{Context as _, bail};
 use base64::Engine as _;
 use bytes::Bytes;
 use http::{Request, Uri, header};
-use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use watchtower_registry_auth::http::{HttpClient, HttpOptions, ProxyConfig, RequestKind};
 use watchtower_registry_auth::{
     BearerChallenge, Credential, Error, Secret, TransportErrorKind, fetch_token,
     parse_www_authenticate,
 };
-use watchtower_testkit::{Registry, RegistryMode};
+use watchtower_testkit::{Registry, RegistryMode, TestProxy, proxy};
 use watchtower_tls_config::{CaBundle, TlsSettings};
 
 const REPO: &str = "team/app";
 const MANIFEST_TYPES: &str = "application/vnd.oci.image.manifest.v1+json, \
 application/vnd.docker.distribution.manifest.v2+json";
-
-// ---------------------------------------------------------------------------------------------
-// The test proxy.
-
-/// One request the proxy received.
-#[derive(Debug, Clone)]
-struct Relayed {
-    method: String,
-    target: String,
-    host: Option<String>,
-    proxy_authorization: Option<String>,
-    /// What the proxy answered itself (407, 502), or `None` when it relayed.
-    refused: Option<u16>,
-}
-
-#[derive(Default)]
-struct ProxyState {
-    /// Names the proxy resolves (to 127.0.0.1); anything else but a loopback IP is a 502.
-    names: Vec<String>,
-    /// The `Proxy-Authorization` value it demands, if any.
-    require: Option<String>,
-    accepted: AtomicUsize,
-    log: Mutex<Vec<Relayed>>,
-    /// The first bytes the client sent into each tunnel.
-    tunnel_starts: Mutex<Vec<Vec<u8>>>,
-    /// Everything clients sent into tunnels (capped).
-    tunnel_bytes: Mutex<Vec<u8>>,
-    /// The header lines sent upstream for absolute-form requests, lower-cased.
-    forwarded_headers: Mutex<Vec<String>>,
-}
-
-struct TestProxy {
-    addr: SocketAddr,
-    state: Arc<ProxyState>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl Drop for TestProxy {
-    fn drop(&mut self) {
-        self.task.abort();
-    }
-}
-
-impl TestProxy {
-    async fn start(require: Option<(&str, &str)>) -> TestProxy {
-        let state = Arc::new(ProxyState {
-            names: vec!["registry.test".into(), "localhost".into()],
-            require: require.map(|(u, p)| {
-                format!(
-                    "Basic {}",
-                    base64::engine::general_purpose::STANDARD.encode(format!("{u}:{p}"))
-                )
-            }),
-            ..ProxyState::default()
-        });
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        let accept_state = state.clone();
-        let task = tokio::spawn(async move {
-            while let Ok((client, _)) = listener.accept().await {
-                accept_state.accepted.fetch_add(1, Ordering::SeqCst);
-                let state = accept_state.clone();
-                tokio::spawn(async move {
-                    if let Err(err) = Box::pin(handle(client, &state)).await {
-                        eprintln!("test proxy: {err:#}");
-                    }
-                });
-            }
-        });
-        TestProxy { addr, state, task }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}", self.addr)
-    }
-
-    fn url_with(&self, user: &str, password: &str) -> String {
-        format!("http://{user}:{password}@{}", self.addr)
-    }
-
-    fn log(&self) -> Vec<Relayed> {
-        self.state.log.lock().unwrap().clone()
-    }
-
-    fn accepted(&self) -> usize {
-        self.state.accepted.load(Ordering::SeqCst)
-    }
-}
-
-/// Reads a request head (up to the empty line); returns it and any bytes read past it.
-async fn read_head<R: AsyncRead + Unpin>(r: &mut R) -> anyhow::Result<Option<(String, Vec<u8>)>> {
-    let mut buf = Vec::new();
-    let mut chunk = [0u8; 4096];
-    loop {
-        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
-            let rest = buf.split_off(end + 4);
-            return Ok(Some((String::from_utf8(buf)?, rest)));
-        }
-        if buf.len() > 64 * 1024 {
-            bail!("request head too large");
-        }
-        let n = r.read(&mut chunk).await?;
-        if n == 0 {
-            return Ok(None);
-        }
-        buf.extend_from_slice(&chunk[..n]);
-    }
-}
-
-/// `host:port` -> a loopback socket address, if the proxy may go there.
-fn resolve(state: &ProxyState, authority: &str) -> Option<SocketAddr> {
-    let (host, port) = authority.rsplit_once(':')?;
-    let port: u16 = port.parse().ok()?;
-    let host = host.trim_start_matches('[').trim_end_matches(']');
-    let ip = if state.names.iter().any(|n| n.eq_ignore_ascii_case(host)) {
-        IpAddr::V4(Ipv4Addr::LOCALHOST)
-    } else {
-        host.parse::<IpAddr>().ok().filter(IpAddr::is_loopback)?
-    };
-    Some(SocketAddr::new(ip, port))
-}
-
-async fn refuse(client: &mut TcpStream, status: &str, extra: &str) -> anyhow::Result<()> {
-    client
-        .write_all(
-            format!("HTTP/1.1 {status}\r\n{extra}Content-Length: 0\r\nConnection: close\r\n\r\n")
-                .as_bytes(),
-        )
-        .await?;
-    client.shutdown().await.ok();
-    Ok(())
-}
-
-async fn handle(mut client: TcpStream, state: &ProxyState) -> anyhow::Result<()> {
-    let Some((head, rest)) = read_head(&mut client).await? else {
-        return Ok(());
-    };
-    let mut lines = head.split("\r\n");
-    let request_line = lines.next().context("no request line")?;
-    let mut words = request_line.split(' ');
-    let method = words.next().context("no method")?.to_owned();
-    let target = words.next().context("no target")?.to_owned();
-    let headers: Vec<(String, String)> = lines
-        .filter(|l| !l.is_empty())
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    let get = |name: &str| {
-        headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.clone())
-    };
-    let mut relayed = Relayed {
-        method,
-        target,
-        host: get("host"),
-        proxy_authorization: get("proxy-authorization"),
-        refused: None,
-    };
-    if let Some(required) = &state.require
-        && relayed.proxy_authorization.as_ref() != Some(required)
-    {
-        relayed.refused = Some(407);
-        state.log.lock().unwrap().push(relayed);
-        return refuse(
-            &mut client,
-            "407 Proxy Authentication Required",
-            "Proxy-Authenticate: Basic realm=\"test proxy\"\r\n",
-        )
-        .await;
-    }
-
-    if relayed.method == "CONNECT" {
-        tunnel(client, state, relayed, &rest).await
-    } else {
-        forward(client, state, relayed, &headers, &rest).await
-    }
-}
-
-/// `CONNECT host:port`: answers 200 and relays bytes both ways, recording what the client
-/// sent into the tunnel.
-async fn tunnel(
-    mut client: TcpStream,
-    state: &ProxyState,
-    mut relayed: Relayed,
-    rest: &[u8],
-) -> anyhow::Result<()> {
-    let Some(upstream_addr) = resolve(state, &relayed.target) else {
-        relayed.refused = Some(502);
-        state.log.lock().unwrap().push(relayed);
-        return refuse(&mut client, "502 Bad Gateway", "").await;
-    };
-    state.log.lock().unwrap().push(relayed);
-    let mut upstream = TcpStream::connect(upstream_addr).await?;
-    client
-        .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
-        .await?;
-    upstream.write_all(rest).await?;
-    let (mut cr, mut cw) = client.into_split();
-    let (mut ur, mut uw) = upstream.into_split();
-    let up = async {
-        let mut buf = vec![0u8; 16 * 1024];
-        let mut first = true;
-        loop {
-            let n = cr.read(&mut buf).await?;
-            if n == 0 {
-                uw.shutdown().await.ok();
-                return Ok::<_, std::io::Error>(());
-            }
-            if first {
-                state.tunnel_starts.lock().unwrap().push(buf[..n].to_vec());
-                first = false;
-            }
-            {
-                let mut all = state.tunnel_bytes.lock().unwrap();
-                if all.len() < 1024 * 1024 {
-                    all.extend_from_slice(&buf[..n]);
-                }
-            }
-            uw.write_all(&buf[..n]).await?;
-        }
-    };
-    let down = tokio::io::copy(&mut ur, &mut cw);
-    let _ = tokio::join!(up, down);
-    Ok(())
-}
-
-/// Absolute form: `GET http://registry.test:5000/v2/ HTTP/1.1`. One request per connection:
-/// the proxy asks the registry to close and closes after the answer.
-async fn forward(
-    mut client: TcpStream,
-    state: &ProxyState,
-    mut relayed: Relayed,
-    headers: &[(String, String)],
-    rest: &[u8],
-) -> anyhow::Result<()> {
-    let Some(rest_of_url) = relayed.target.strip_prefix("http://").map(str::to_owned) else {
-        relayed.refused = Some(400);
-        state.log.lock().unwrap().push(relayed);
-        return refuse(&mut client, "400 Bad Request", "").await;
-    };
-    let (authority, path) = match rest_of_url.find('/') {
-        Some(i) => (&rest_of_url[..i], &rest_of_url[i..]),
-        None => (rest_of_url.as_str(), "/"),
-    };
-    let Some(upstream_addr) = resolve(state, authority) else {
-        relayed.refused = Some(502);
-        state.log.lock().unwrap().push(relayed);
-        return refuse(&mut client, "502 Bad Gateway", "").await;
-    };
-    let mut out = format!("{} {path} HTTP/1.1\r\n", relayed.method);
-    state.log.lock().unwrap().push(relayed);
-    let mut upstream = TcpStream::connect(upstream_addr).await?;
-    for (name, value) in headers {
-        if matches!(
-            name.as_str(),
-            "proxy-authorization" | "proxy-connection" | "connection" | "keep-alive"
-        ) {
-            continue;
-        }
-        state
-            .forwarded_headers
-            .lock()
-            .unwrap()
-            .push(format!("{name}: {value}"));
-        let _ = write!(out, "{name}: {value}\r\n");
-    }
-    out.push_str("Connection: close\r\n\r\n");
-    upstream.write_all(out.as_bytes()).await?;
-    upstream.write_all(rest).await?;
-    tokio::io::copy(&mut upstream, &mut client).await?;
-    client.shutdown().await.ok();
-    Ok(())
-}
 
 // ---------------------------------------------------------------------------------------------
 // The registry protocol, as the digest check speaks it: challenge, token, manifest HEAD.
@@ -440,7 +159,7 @@ async fn https_registry_is_checked_through_a_connect_tunnel_with_tls_end_to_end(
     let base = format!("https://localhost:{}", registry.port());
     assert_eq!(
         http.proxy_for(&base.parse::<Uri>().unwrap()),
-        Some(proxy.addr.to_string().as_str())
+        Some(proxy.addr().to_string().as_str())
     );
 
     for _ in 0..3 {
@@ -471,10 +190,10 @@ async fn https_registry_is_checked_through_a_connect_tunnel_with_tls_end_to_end(
     assert_eq!(stats.requests_with(RequestKind::ManifestHead, Some(200)), 3);
 
     // The proxy saw a TLS handshake (record type 22) and then only ciphertext.
-    for start in proxy.state.tunnel_starts.lock().unwrap().iter() {
+    for start in proxy.tunnel_starts().iter() {
         assert_eq!(start.first(), Some(&0x16), "{start:?}");
     }
-    let bytes = proxy.state.tunnel_bytes.lock().unwrap().clone();
+    let bytes = proxy.tunnel_bytes();
     assert!(bytes.len() > 500);
     for plain in [&b"/v2/"[..], b"HTTP/1.1", b"manifests", b"HEAD "] {
         assert!(
@@ -507,7 +226,7 @@ async fn https_registry_is_checked_through_a_connect_tunnel_with_tls_end_to_end(
     let text = err.to_string();
     assert!(text.contains(&target), "{text}");
     assert!(
-        text.ends_with(&format!("(via proxy {})", proxy.addr)),
+        text.ends_with(&format!("(via proxy {})", proxy.addr())),
         "{text}"
     );
 }
@@ -551,7 +270,7 @@ async fn the_certificate_is_checked_against_the_registry_name_and_the_proxy_reso
         format!(
             "registry nowhere.test: proxy error: proxy {} refused CONNECT nowhere.test:443: \
              502 Bad Gateway",
-            proxy.addr
+            proxy.addr()
         )
     );
 }
@@ -707,7 +426,7 @@ async fn proxy_credentials_are_sent_to_the_proxy_only() {
     }
     // The forwarded requests reached the registry without the proxy's credentials (the
     // proxy strips them; the client put them nowhere else).
-    let forwarded = proxy.state.forwarded_headers.lock().unwrap().clone();
+    let forwarded = proxy.forwarded_headers();
     assert!(
         forwarded
             .iter()
@@ -760,7 +479,7 @@ async fn wrong_or_missing_proxy_credentials_give_a_clear_error_without_the_passw
         assert!(
             text.starts_with(&format!(
                 "registry {name}: proxy error: proxy {}",
-                proxy.addr
+                proxy.addr()
             )),
             "{text}"
         );
@@ -789,7 +508,7 @@ async fn wrong_or_missing_proxy_credentials_give_a_clear_error_without_the_passw
     assert!(
         err.to_string().contains(&format!(
             "the proxy wants credentials: set HTTPS_PROXY to http://user:password@{}",
-            proxy.addr
+            proxy.addr()
         )),
         "{err}"
     );
@@ -872,46 +591,12 @@ async fn unusable_proxy_settings_stop_the_client_from_being_built() {
 // `watchtower-registry-digest` and the binary get them). The test process's own environment is
 // never changed: the test runs itself again as a child process with the variables set.
 
-/// Set in the child process, which then does the client's part and prints `CHILD-RESULT`.
-const CHILD: &str = "WATCHTOWER_PROXY_TEST_CHILD";
-const PROXY_VARIABLES: [&str; 8] = [
-    "HTTP_PROXY",
-    "http_proxy",
-    "HTTPS_PROXY",
-    "https_proxy",
-    "NO_PROXY",
-    "no_proxy",
-    "ALL_PROXY",
-    "all_proxy",
-];
-
-/// Runs `test` of this test binary in a child process whose only proxy variables are `env`
-/// (plus `REGISTRY_BASE`), and returns its `CHILD-RESULT` line.
+/// Runs `test` in a child process whose only proxy variables are `env`, with
+/// `REGISTRY_BASE` set to `base`, and returns its `CHILD-RESULT` line.
 async fn run_child(test: &str, base: &str, env: &[(&str, &str)]) -> String {
-    let mut command = tokio::process::Command::new(std::env::current_exe().unwrap());
-    command.args([test, "--exact", "--nocapture", "--test-threads=1"]);
-    for variable in PROXY_VARIABLES {
-        command.env_remove(variable);
-    }
-    command.env(CHILD, "1").env("REGISTRY_BASE", base);
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    let output = tokio::time::timeout(Duration::from_secs(60), command.output())
-        .await
-        .expect("the child process finishes")
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "child failed\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
-        .lines()
-        .find_map(|l| l.split_once("CHILD-RESULT ").map(|(_, result)| result))
-        .unwrap_or_else(|| panic!("the child ran no test: {stdout}"))
-        .to_owned()
+    let mut env = env.to_vec();
+    env.push(("REGISTRY_BASE", base));
+    proxy::run_test_in_child(test, &env).await
 }
 
 /// The child's part: a default client, i.e. the proxy variables of this process.
@@ -929,7 +614,7 @@ async fn child_check() {
 
 #[tokio::test]
 async fn default_options_read_the_proxy_variables_of_the_environment() {
-    if std::env::var_os(CHILD).is_some() {
+    if proxy::is_child() {
         return child_check().await;
     }
     let registry = Registry::start(RegistryMode::Plain).await.unwrap();
@@ -954,7 +639,7 @@ async fn default_options_read_the_proxy_variables_of_the_environment() {
     .await;
     assert_eq!(
         result,
-        format!("proxy=Some(\"{}\") digest={digest}", proxy.addr)
+        format!("proxy=Some(\"{}\") digest={digest}", proxy.addr())
     );
     let targets: Vec<String> = proxy.log().into_iter().map(|r| r.target).collect();
     assert_eq!(

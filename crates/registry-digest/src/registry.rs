@@ -9,6 +9,7 @@ use bytes::Bytes;
 use http::{HeaderMap, Method, Request, StatusCode, header};
 use sha2::{Digest as _, Sha256};
 use tokio::sync::{OnceCell, Semaphore};
+use watchtower_http_client::retry_after;
 use watchtower_registry_auth::http::{HttpClient, HttpOptions, HttpStats, RequestKind};
 use watchtower_registry_auth::{
     AuthScheme, BearerChallenge, Clock, Credential, CredentialStore, ImageReference, SystemClock,
@@ -510,7 +511,7 @@ impl Session {
                     token_refreshed = true;
                 }
                 StatusCode::TOO_MANY_REQUESTS => {
-                    let retry_after = retry_after(&response.headers, &*inner.clock);
+                    let retry_after = retry_after(&response.headers, inner.clock.now());
                     let wait = retry_after
                         .unwrap_or_else(|| Duration::from_secs(1u64 << rate_retries.min(6)));
                     if rate_retries >= inner.max_retries || wait > inner.max_retry_wait {
@@ -762,17 +763,6 @@ fn status_error(host: &str, request: &str, status: StatusCode, headers: &HeaderM
         status,
         detail,
     }
-}
-
-/// `Retry-After` as a delay: seconds, or an HTTP date relative to `clock`.
-fn retry_after(headers: &HeaderMap, clock: &dyn Clock) -> Option<Duration> {
-    let value = headers.get(header::RETRY_AFTER)?.to_str().ok()?.trim();
-    if let Ok(secs) = value.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let at = chrono::DateTime::parse_from_rfc2822(value).ok()?;
-    let at = std::time::SystemTime::from(at);
-    Some(at.duration_since(clock.now()).unwrap_or(Duration::ZERO))
 }
 
 fn verdict(

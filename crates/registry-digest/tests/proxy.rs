@@ -1,7 +1,8 @@
 //! The freshness check with proxy variables in the environment, as the binary runs it:
 //! `RegistryOptions::default()` builds its HTTP client with `HttpOptions::default()`, which
 //! reads `HTTPS_PROXY`/`HTTP_PROXY`/`NO_PROXY`. The test process's environment is never
-//! changed: each test runs itself again as a child process with the variables set.
+//! changed: each test runs itself again as a child process with the variables set
+//! (`watchtower_testkit::proxy::run_test_in_child`).
 //!
 //! Relaying through a working proxy (`CONNECT` tunnels, absolute form, credentials,
 //! `NO_PROXY`) is tested against the real registry in `watchtower-registry-auth`'s
@@ -11,46 +12,7 @@ use std::time::Duration;
 
 use watchtower_registry_auth::ImageReference;
 use watchtower_registry_digest::{Freshness, Registry, RegistryOptions};
-
-/// Set in the child process, which then does the check and prints `CHILD-RESULT`.
-const CHILD: &str = "WATCHTOWER_PROXY_TEST_CHILD";
-
-/// Runs `test` of this binary in a child process whose only proxy variables are `env`.
-async fn run_child(test: &str, env: &[(&str, &str)]) -> String {
-    let mut command = tokio::process::Command::new(std::env::current_exe().unwrap());
-    command.args([test, "--exact", "--nocapture", "--test-threads=1"]);
-    for variable in [
-        "HTTP_PROXY",
-        "http_proxy",
-        "HTTPS_PROXY",
-        "https_proxy",
-        "NO_PROXY",
-        "no_proxy",
-        "ALL_PROXY",
-        "all_proxy",
-    ] {
-        command.env_remove(variable);
-    }
-    command.env(CHILD, "1");
-    for (name, value) in env {
-        command.env(name, value);
-    }
-    let output = tokio::time::timeout(Duration::from_secs(60), command.output())
-        .await
-        .expect("the child process finishes")
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        output.status.success(),
-        "child failed\n{stdout}\n{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    stdout
-        .lines()
-        .find_map(|l| l.split_once("CHILD-RESULT ").map(|(_, result)| result))
-        .unwrap_or_else(|| panic!("the child ran no test: {stdout}"))
-        .to_owned()
-}
+use watchtower_testkit::proxy;
 
 /// The child's part: the check as the binary makes it, with default options.
 async fn child_check() {
@@ -76,7 +38,7 @@ async fn child_check() {
 
 #[tokio::test]
 async fn a_dead_proxy_from_the_environment_makes_the_check_unknown_with_a_reason() {
-    if std::env::var_os(CHILD).is_some() {
+    if proxy::is_child() {
         return child_check().await;
     }
     // A port that was just free: nothing listens there.
@@ -85,7 +47,7 @@ async fn a_dead_proxy_from_the_environment_makes_the_check_unknown_with_a_reason
         listener.local_addr().unwrap()
     };
     let proxy = format!("http://alice:hunter22@{dead}");
-    let result = run_child(
+    let result = proxy::run_test_in_child(
         "a_dead_proxy_from_the_environment_makes_the_check_unknown_with_a_reason",
         &[("https_proxy", &proxy), ("NO_PROXY", "corp.example")],
     )
@@ -105,10 +67,10 @@ async fn a_dead_proxy_from_the_environment_makes_the_check_unknown_with_a_reason
 
 #[tokio::test]
 async fn an_unusable_proxy_variable_stops_the_registry_client_with_one_clear_error() {
-    if std::env::var_os(CHILD).is_some() {
+    if proxy::is_child() {
         return child_check().await;
     }
-    let result = run_child(
+    let result = proxy::run_test_in_child(
         "an_unusable_proxy_variable_stops_the_registry_client_with_one_clear_error",
         &[("HTTPS_PROXY", "socks5://alice:hunter22@proxy.corp:1080")],
     )

@@ -26,6 +26,9 @@
 //!   version N+1 under the same tag while the engine keeps version N locally, exactly the state a
 //!   watchtower run finds in the wild.
 //! - [`tls::TestCa`]: certificate authorities and certificates made with rcgen.
+//! - [`TestProxy`]: an HTTP proxy (`CONNECT` tunnels and absolute-form forwarding) that
+//!   records what it relayed; [`proxy::run_test_in_child`] runs a test again with proxy
+//!   variables in its environment.
 //!
 //! # Example
 //!
@@ -96,6 +99,7 @@
 pub mod client;
 mod engine;
 mod fixture;
+pub mod proxy;
 mod push;
 mod registry;
 pub mod tls;
@@ -106,6 +110,7 @@ pub use engine::{
     ContainerSpec, Engine, PID_LABEL, PID_NAMESPACE_LABEL, RUN_LABEL, SESSION_ENV, SESSION_LABEL,
 };
 pub use fixture::{DEFAULT_CMD, FixtureImage, FixtureSpec, VERSION_LABEL};
+pub use proxy::{Relayed, TestProxy};
 pub use registry::{AccessLogEntry, Auth, REGISTRY_USER, Registry, RegistryMode, RegistryOptions};
 pub use token::{TokenRequest, TokenServer};
 pub use volumes::AnonymousVolumes;

@@ -1,8 +1,10 @@
-//! TLS for registry traffic: private CA bundles (`--registry-ca`), their validation
-//! (`--registry-ca-validate`) and the rustls client configuration used for every registry request.
+//! TLS for registry and notification traffic: private CA bundles (`--registry-ca`), their
+//! validation (`--registry-ca-validate`), the system trust store as Go finds it on Linux
+//! ([`SystemRoots`]: `SSL_CERT_FILE`, `SSL_CERT_DIR`, the distributions' bundle files) and the
+//! rustls client configuration used for every request.
 //!
-//! TLS is verified by default, against the webpki (Mozilla) roots plus the certificates of an
-//! optional PEM bundle. The only way to turn verification off is the explicit insecure mode
+//! TLS is verified by default, against the webpki (Mozilla) roots, the system roots and the
+//! certificates of an optional PEM bundle. The only way to turn verification off is the explicit insecure mode
 //! (`--insecure-registry`), which logs a warning once per process.
 //!
 //! ```
@@ -38,10 +40,12 @@
 mod bundle;
 mod error;
 mod settings;
+mod system;
 
 pub use bundle::{CaBundle, ValidityProblem, ValidityProblemKind, validate};
 pub use error::Error;
 pub use settings::TlsSettings;
+pub use system::{GO_CERT_DIRS, GO_CERT_FILES, SystemRoots};
 
 /// The rustls types a caller needs to use the configuration, re-exported so that versions match.
 pub use rustls::ClientConfig;

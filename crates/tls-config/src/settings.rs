@@ -9,7 +9,7 @@ use rustls::crypto::CryptoProvider;
 use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
 use rustls_pki_types::{CertificateDer, ServerName, UnixTime};
 
-use crate::{CaBundle, Error};
+use crate::{CaBundle, Error, SystemRoots};
 
 /// How registry TLS connections are verified.
 #[derive(Debug, Clone)]
@@ -20,13 +20,21 @@ enum Mode {
     Insecure { bundle: Option<CaBundle> },
 }
 
-/// Registry TLS settings: secure by default, an explicit insecure mode for `--insecure-registry`.
+/// TLS settings: secure by default, an explicit insecure mode for `--insecure-registry`.
+///
+/// The verified mode trusts the built-in webpki (Mozilla) roots, the system trust store where
+/// Go looks for it ([`SystemRoots`]: `SSL_CERT_FILE`, `SSL_CERT_DIR`, the distributions'
+/// bundle files) and the `--registry-ca` bundle. Registry and notification traffic use the
+/// same settings.
 ///
 /// Build it once at start-up (from flags with [`TlsSettings::from_flags`]) and turn it into a
 /// rustls configuration with [`TlsSettings::client_config`].
 #[derive(Debug, Clone)]
 pub struct TlsSettings {
     mode: Mode,
+    system: SystemRoots,
+    /// More bundles trusted in the verified mode (a notifier's extra roots).
+    extra: Vec<CaBundle>,
 }
 
 impl Default for TlsSettings {
@@ -39,11 +47,52 @@ impl Default for TlsSettings {
 static INSECURE_WARNING: Once = Once::new();
 
 impl TlsSettings {
-    /// Verify servers against the webpki roots, plus `bundle` when given.
+    /// Verify servers against the webpki roots and the system roots of this process's
+    /// environment ([`SystemRoots::from_env`]), plus `bundle` when given.
     pub fn verified(bundle: Option<CaBundle>) -> Self {
         Self {
             mode: Mode::Verify { bundle },
+            system: SystemRoots::from_env(),
+            extra: Vec::new(),
         }
+    }
+
+    /// The same settings with `roots` as the system trust store (for example
+    /// [`SystemRoots::none`], or [`SystemRoots::from_lookup`] in tests).
+    #[must_use]
+    pub fn with_system_roots(mut self, roots: SystemRoots) -> Self {
+        self.system = roots;
+        self
+    }
+
+    /// The same settings also trusting `bundle` (in the verified mode).
+    #[must_use]
+    pub fn with_extra_bundle(mut self, bundle: CaBundle) -> Self {
+        self.extra.push(bundle);
+        self
+    }
+
+    /// The roots trusted beyond the built-in webpki ones: the system roots (read now), the
+    /// `--registry-ca` bundle and any extra bundle. For TLS stacks that take roots one by one
+    /// (mail).
+    pub fn extra_roots(&self) -> Vec<CertificateDer<'static>> {
+        // Only what can serve as a trust anchor: a stack that takes roots one by one may
+        // refuse the lot for one bad certificate (bundles were checked when loaded).
+        let mut roots: Vec<_> = self
+            .system
+            .load()
+            .into_iter()
+            .filter(|c| RootCertStore::empty().add(c.clone()).is_ok())
+            .collect();
+        for bundle in self.ca_bundle().into_iter().chain(&self.extra) {
+            roots.extend(bundle.certificates().cloned());
+        }
+        roots
+    }
+
+    /// Where the system roots are read from.
+    pub fn system_roots(&self) -> &SystemRoots {
+        &self.system
     }
 
     /// Accept every server certificate (`--insecure-registry`). A warning is logged, once per
@@ -51,6 +100,8 @@ impl TlsSettings {
     pub fn insecure() -> Self {
         Self {
             mode: Mode::Insecure { bundle: None },
+            system: SystemRoots::none(),
+            extra: Vec::new(),
         }
     }
 
@@ -86,6 +137,8 @@ impl TlsSettings {
             }
             return Ok(Self {
                 mode: Mode::Insecure { bundle },
+                system: SystemRoots::none(),
+                extra: Vec::new(),
             });
         }
         Ok(Self::verified(bundle))
@@ -103,12 +156,19 @@ impl TlsSettings {
         }
     }
 
-    /// The root store used in the verified mode: webpki roots plus the bundle.
+    /// The root store used in the verified mode: webpki roots, the system roots (read now)
+    /// and the bundle.
     pub fn root_store(&self) -> RootCertStore {
         let mut roots = RootCertStore {
             roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
         };
-        if let Some(bundle) = self.ca_bundle() {
+        let system = self.system.load();
+        if !system.is_empty() {
+            // Go skips what it cannot use; so do we.
+            let (added, ignored) = roots.add_parsable_certificates(system);
+            tracing::debug!(added, ignored, "system roots added to the root store");
+        }
+        for bundle in self.ca_bundle().into_iter().chain(&self.extra) {
             // Every certificate was checked to be a usable trust anchor when the bundle was
             // loaded, so nothing is dropped here.
             let (added, ignored) = roots.add_parsable_certificates(bundle.certificates().cloned());
@@ -117,7 +177,7 @@ impl TlsSettings {
         roots
     }
 
-    /// A rustls client configuration for registry traffic, built with the *ring* provider,
+    /// A rustls client configuration for registry and notification traffic, built with the *ring* provider,
     /// offering ALPN `h2` and `http/1.1`.
     pub fn client_config(&self) -> Result<Arc<ClientConfig>, Error> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());

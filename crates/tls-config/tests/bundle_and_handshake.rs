@@ -280,3 +280,36 @@ fn insecure_mode_accepts_an_unknown_ca() {
     assert_eq!(ping(&settings, port).unwrap(), "pong");
     server.join().unwrap().unwrap();
 }
+
+#[test]
+fn a_ca_in_ssl_cert_file_or_ssl_cert_dir_is_trusted_as_go_trusts_it() {
+    let ca = current_ca("mounted system CA");
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(dir.path(), "bundle.pem", &ca.pem);
+    let certs = dir.path().join("certs");
+    std::fs::create_dir(&certs).unwrap();
+    write(&certs, "mounted.crt", &ca.pem);
+    let nowhere = dir.path().join("nowhere");
+
+    for (variable, value) in [("SSL_CERT_FILE", &file), ("SSL_CERT_DIR", &certs)] {
+        let roots = watchtower_tls_config::SystemRoots::from_lookup(|name| {
+            match name {
+                n if n == variable => Some(value.display().to_string()),
+                // The other variable points nowhere, so only `variable` can supply the CA.
+                _ => Some(nowhere.display().to_string()),
+            }
+        });
+        let (port, server) = serve_once(&ca);
+        let settings = TlsSettings::verified(None).with_system_roots(roots);
+        assert_eq!(ping(&settings, port).unwrap(), "pong", "{variable}");
+        server.join().unwrap().unwrap();
+    }
+
+    // Without them (and without a bundle) the same server is refused.
+    let roots =
+        watchtower_tls_config::SystemRoots::from_lookup(|_| Some(nowhere.display().to_string()));
+    let (port, server) = serve_once(&ca);
+    let err = ping(&TlsSettings::verified(None).with_system_roots(roots), port).unwrap_err();
+    assert!(err.to_string().contains("UnknownIssuer"), "{err}");
+    assert!(server.join().unwrap().is_err());
+}
