@@ -72,8 +72,17 @@ pub enum StartupError {
 /// `--no-startup-message`, the notifier starts queuing at once, so the startup message and
 /// whatever is logged before it go out as one notification.
 pub fn notifier(config: &Config) -> Result<(Notifier, NotifyLayer), StartupError> {
-    let (notifier, layer) =
-        Notifier::new(config.notifications.clone()).map_err(StartupError::Notifications)?;
+    // Notifications trust what registry traffic trusts (`--registry-ca`, the system roots),
+    // but `--insecure-registry` is about registries only. A bad bundle is reported (and stops
+    // the start) by `run`, as before.
+    let mut notifications = config.notifications.clone();
+    let r = &config.registry;
+    if let Ok(tls) =
+        TlsSettings::from_flags(r.ca.as_deref(), r.ca_validate, false, SystemTime::now())
+    {
+        notifications.tls = tls;
+    }
+    let (notifier, layer) = Notifier::new(notifications).map_err(StartupError::Notifications)?;
     if !config.no_startup_message {
         notifier.start_session();
     }
