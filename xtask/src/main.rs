@@ -5,6 +5,7 @@
 //! cargo xtask deps    install what the tests need when it is missing (registry, busybox, engine)
 //! cargo xtask bench <name>   print benchmark figures (see `cargo xtask bench` for the list)
 //! cargo xtask man     the man page and shell completions, into target/man/
+//! cargo xtask dist    the static release binary and the image watchtower-rs/watchtower
 //! cargo xtask engine-26 [-- CMD]   the engine and end-to-end tests (or CMD) against Docker
 //!                     Engine 26.1, started beside the machine's engine for the run
 //! cargo xtask engine-28 [-- CMD]   the same against Docker 28+ from Debian unstable, set up as
@@ -18,6 +19,7 @@ mod bench_cycle;
 mod bench_registry;
 mod ci;
 mod deps;
+mod dist;
 mod engine;
 mod man;
 mod second_engine;
@@ -35,6 +37,9 @@ commands:
           print benchmark figures; `cargo xtask bench` lists the benches
   man [--out DIR]
           write the man page watchtower.1 and shell completions (default target/man/)
+  dist [--binary-only]
+          build the static release binary and the FROM scratch image
+          watchtower-rs/watchtower:<version> (and :latest) from dist/Dockerfile
   engine-26 [-- COMMAND [ARG...]]
           start Docker Engine 26.1 (API 1.45, from Debian trixie) beside the machine's
           engine, run the engine and end-to-end tests (or COMMAND) with DOCKER_HOST
@@ -85,6 +90,7 @@ fn main() -> ExitCode {
         Some("deps") => deps::ensure_all(),
         Some("bench") => bench(args.get(1).map(String::as_str)),
         Some("man") => man::run(&args[1..]),
+        Some("dist") => dist::run(&args[1..]),
         Some("engine-26") => second_engine::run(second_engine::ENGINE_26, &args[1..]),
         Some("engine-28") => second_engine::run(second_engine::ENGINE_28, &args[1..]),
         Some("-h" | "--help" | "help") => {
