@@ -4,10 +4,12 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::{deps, engine, second_engine};
+use crate::{deps, dist, engine, second_engine};
 
 /// Environment variable that turns a skipped Docker-backed test into a failure.
 const E2E_VAR: &str = "WATCHTOWER_E2E";
+/// Environment variable naming the image the image tests run.
+const IMAGE_VAR: &str = "WATCHTOWER_IMAGE";
 
 pub(crate) fn run() -> Result<()> {
     deps::ensure_all()?;
@@ -36,6 +38,28 @@ pub(crate) fn run() -> Result<()> {
     doc.env("RUSTDOCFLAGS", "-D warnings");
     step("rustdoc", doc)?;
 
+    // Every crate must be packageable for crates.io (nothing is uploaded; xtask, which uses
+    // the path-only testkit, is the project's tooling and never a crate). Without
+    // verification (about 20 s): verifying rebuilds every package alone from its tarball, a
+    // second debug build of the whole dependency tree that clippy, rustdoc and the tests
+    // already cover for the same sources.
+    step(
+        "package",
+        cargo(&[
+            "package",
+            "--workspace",
+            "--exclude",
+            "xtask",
+            "--locked",
+            "--no-verify",
+            "--allow-dirty",
+        ]),
+    )?;
+
+    // The release binary and the image, built once; the image tests (tests/tests/image.rs)
+    // in the test step run that image.
+    step("image", Task(|| dist::run(&[])))?;
+
     let mut tests = if deps::has_nextest() {
         cargo(&[
             "nextest",
@@ -47,7 +71,10 @@ pub(crate) fn run() -> Result<()> {
     } else {
         cargo(&["test", "--workspace", "--locked", "--no-fail-fast"])
     };
-    tests.env(E2E_VAR, &e2e).env(engine::SESSION_ENV, &session);
+    tests
+        .env(E2E_VAR, &e2e)
+        .env(engine::SESSION_ENV, &session)
+        .env(IMAGE_VAR, dist::image_tag());
     step("tests", tests)?;
     if deps::has_nextest() {
         // nextest does not run doctests.
@@ -98,6 +125,15 @@ impl Step for Command {
             bail!("{self:?} failed with {status}");
         }
         Ok(())
+    }
+}
+
+/// A step written in Rust rather than run as a command.
+struct Task<F>(F);
+
+impl<F: FnOnce() -> Result<()>> Step for Task<F> {
+    fn execute(self) -> Result<()> {
+        (self.0)()
     }
 }
 
