@@ -190,7 +190,7 @@ async fn https_registry_is_checked_through_a_connect_tunnel_with_tls_end_to_end(
     assert_eq!(stats.requests_with(RequestKind::ManifestHead, Some(200)), 3);
 
     // The proxy saw a TLS handshake (record type 22) and then only ciphertext.
-    for start in proxy.tunnel_starts().iter() {
+    for start in &proxy.tunnel_starts() {
         assert_eq!(start.first(), Some(&0x16), "{start:?}");
     }
     let bytes = proxy.tunnel_bytes();
