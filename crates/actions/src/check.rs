@@ -7,10 +7,12 @@ use futures_util::StreamExt as _;
 use futures_util::stream;
 use tracing::{debug, info, warn};
 use watchtower_container_client::{Container, ContainerClient, Image};
+use watchtower_registry_auth::ImageReference;
 use watchtower_session_report::{ContainerRef, FailedStep, ReportBuilder};
 
 use crate::freshness::{Freshness, FreshnessChecker, FreshnessQuery};
-use crate::{Params, image_ref, labels};
+use crate::image_ref::ImageName;
+use crate::{Params, labels};
 
 /// Whether the session may change anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,7 +43,7 @@ pub(crate) struct Entry {
     pub(crate) container: Container,
     pub(crate) cref: ContainerRef,
     /// The reference checked (zodiac label or `Config.Image`, with a default tag).
-    pub(crate) image_name: String,
+    pub(crate) image_name: ImageName,
     /// The image the container runs, inspected.
     pub(crate) old_image: Option<Image>,
     pub(crate) verdict: Verdict,
@@ -63,23 +65,11 @@ impl Entry {
     }
 }
 
-/// The reference a container is recreated with: the zodiac label when present, else
-/// `Config.Image` exactly as the user wrote it.
-pub(crate) fn create_reference(container: &Container) -> String {
-    container
-        .labels
-        .get(labels::ZODIAC_ORIGINAL_IMAGE)
-        .map(|s| s.trim())
-        .filter(|s| !s.is_empty())
-        .unwrap_or(&container.image_reference)
-        .to_owned()
-}
-
-pub(crate) fn container_ref(container: &Container, image_name: &str) -> ContainerRef {
+pub(crate) fn container_ref(container: &Container, image_name: &ImageName) -> ContainerRef {
     ContainerRef::new(
         container.id.clone(),
         format!("/{}", container.name.trim_start_matches('/')),
-        image_name,
+        image_name.as_str(),
         container.image_id.clone(),
     )
 }
@@ -87,7 +77,22 @@ pub(crate) fn container_ref(container: &Container, image_name: &str) -> Containe
 enum Route {
     Decided(Verdict),
     Local,
+    /// The answer to the registry question with this index.
     Registry(usize),
+    /// A reference that cannot be asked about: what a registry that could not tell would
+    /// answer, without asking (in an update, the engine's pull then says what is wrong).
+    Unchecked(Freshness),
+}
+
+impl Route {
+    /// The registry's answer this route follows, if it follows one.
+    fn answer<'a>(&'a self, answers: &'a [Freshness]) -> Option<&'a Freshness> {
+        match self {
+            Self::Registry(i) => answers.get(*i),
+            Self::Unchecked(answer) => Some(answer),
+            Self::Decided(_) | Self::Local => None,
+        }
+    }
 }
 
 type Lookups = HashMap<String, Result<Image, String>>;
@@ -115,7 +120,7 @@ where
     let mut routes = Vec::with_capacity(containers.len());
     let mut entries = Vec::with_capacity(containers.len());
     for container in containers {
-        let image_name = image_ref::image_name(&container);
+        let image_name = ImageName::of(&container);
         let old_image = old_images.get(&container.image_id);
         routes.push(route(
             params,
@@ -150,30 +155,28 @@ where
             "the registry checker did not answer every question"
         );
     }
-    log_unknowns(params, mode, &questions.queries, &answers);
+    log_unknowns(params, mode, &entries, &routes, &answers);
 
     // Follow-ups: local look-ups of the tag and pulls, each once per reference.
     let mut local_refs = BTreeSet::new();
-    let mut pull_refs = BTreeSet::new();
+    let mut pull_refs: BTreeMap<String, ImageName> = BTreeMap::new();
     for (entry, route) in entries.iter().zip(&routes) {
-        let wants = match route {
-            Route::Local => Some(&mut local_refs),
-            Route::Registry(i) => match (answers.get(*i), mode) {
-                (Some(Freshness::Fresh), _) => Some(&mut local_refs),
-                (Some(_), Mode::Update) => Some(&mut pull_refs),
-                (Some(_), Mode::Check) | (None, _) => None,
-            },
-            Route::Decided(_) => None,
-        };
-        if let Some(set) = wants {
-            set.insert(entry.image_name.clone());
+        let name = &entry.image_name;
+        match (route, route.answer(&answers), mode) {
+            (Route::Local, ..) | (_, Some(Freshness::Fresh), _) => {
+                local_refs.insert(name.as_str().to_owned());
+            }
+            (_, Some(_), Mode::Update) => {
+                pull_refs.insert(name.as_str().to_owned(), name.clone());
+            }
+            _ => {}
         }
     }
     let local = inspect_all(client, local_refs, concurrency).await;
     let pulled: Lookups = stream::iter(pull_refs)
-        .map(|reference| async move {
-            let result = pull(client, registry, &reference).await;
-            (reference, result)
+        .map(|(text, name)| async move {
+            let result = pull(client, registry, &name).await;
+            (text, result)
         })
         .buffer_unordered(concurrency)
         .collect()
@@ -182,7 +185,7 @@ where
     for (entry, route) in entries.iter_mut().zip(routes) {
         entry.verdict = match route {
             Route::Decided(verdict) => verdict,
-            Route::Local => match local.get(&entry.image_name) {
+            Route::Local => match local.get(entry.image_name.as_str()) {
                 Some(Ok(image)) => compare(&entry.container, image),
                 Some(Err(err)) => Verdict::Failed(FailedStep::Inspect, err.clone()),
                 None => Verdict::Failed(
@@ -190,7 +193,7 @@ where
                     format!("image {} was not looked up", entry.image_name),
                 ),
             },
-            Route::Registry(i) => match answers.get(i) {
+            Route::Registry(_) | Route::Unchecked(_) => match route.answer(&answers) {
                 Some(answer) => after_registry(entry, answer, mode, &local, &pulled),
                 None => Verdict::Failed(
                     FailedStep::Check,
@@ -210,13 +213,13 @@ where
 #[derive(Default)]
 struct Questions {
     queries: Vec<FreshnessQuery>,
-    index: HashMap<(String, String), usize>,
+    index: HashMap<(ImageReference, String), usize>,
 }
 
 fn route(
     params: &Params,
     container: &Container,
-    image_name: &str,
+    image_name: &ImageName,
     old_image: Option<&Result<Image, String>>,
     questions: &mut Questions,
 ) -> Route {
@@ -226,7 +229,7 @@ fn route(
         params.no_pull,
         params.label_take_precedence,
     );
-    if image_ref::is_image_id(image_name) {
+    if image_name.is_image_id() {
         return Route::Decided(Verdict::Skipped(
             "container uses a pinned image, and cannot be updated by watchtower".to_owned(),
         ));
@@ -241,18 +244,26 @@ fn route(
             ));
         }
     };
-    if image_ref::is_digest_pinned(image_name) {
+    if image_name.is_digest_pinned() {
         debug!(container = %container.name, image = %image_name, "pinned to a digest; never stale");
         return Route::Decided(Verdict::Fresh);
     }
     if no_pull {
         return Route::Local;
     }
-    let key = (image_name.to_owned(), container.image_id.clone());
+    let Some(reference) = image_name.reference() else {
+        let reason = image_name
+            .invalid_reason()
+            .unwrap_or("the image reference cannot be checked");
+        return Route::Unchecked(Freshness::Unknown {
+            reason: reason.to_owned(),
+        });
+    };
+    let key = (reference.clone(), container.image_id.clone());
     let queries = &mut questions.queries;
     let index = *questions.index.entry(key).or_insert_with(|| {
         queries.push(FreshnessQuery {
-            reference: image_name.to_owned(),
+            reference: reference.clone(),
             repo_digests: old_image.repo_digests.clone(),
         });
         queries.len() - 1
@@ -270,7 +281,7 @@ fn after_registry(
     match (answer, mode) {
         // The registry serves what the container runs; a newer image pulled by hand still
         // counts (the local tag is compared too, as the original did).
-        (Freshness::Fresh, _) => match local.get(&entry.image_name) {
+        (Freshness::Fresh, _) => match local.get(entry.image_name.as_str()) {
             Some(Ok(image)) => compare(&entry.container, image),
             Some(Err(_)) | None => Verdict::Fresh,
         },
@@ -278,19 +289,21 @@ fn after_registry(
         (Freshness::Unknown { reason }, Mode::Check) => {
             Verdict::Failed(FailedStep::Check, reason.clone())
         }
-        (Freshness::Stale { .. }, Mode::Update) => match pulled.get(&entry.image_name) {
+        (Freshness::Stale { .. }, Mode::Update) => match pulled.get(entry.image_name.as_str()) {
             Some(Ok(image)) => compare(&entry.container, image),
             Some(Err(err)) => Verdict::Failed(FailedStep::Pull, err.clone()),
             None => not_pulled(entry),
         },
-        (Freshness::Unknown { reason }, Mode::Update) => match pulled.get(&entry.image_name) {
-            Some(Ok(image)) => compare(&entry.container, image),
-            Some(Err(err)) => Verdict::Failed(
-                FailedStep::Pull,
-                format!("{err} (after the registry check failed: {reason})"),
-            ),
-            None => not_pulled(entry),
-        },
+        (Freshness::Unknown { reason }, Mode::Update) => {
+            match pulled.get(entry.image_name.as_str()) {
+                Some(Ok(image)) => compare(&entry.container, image),
+                Some(Err(err)) => Verdict::Failed(
+                    FailedStep::Pull,
+                    format!("{err} (after the registry check failed: {reason})"),
+                ),
+                None => not_pulled(entry),
+            }
+        }
     }
 }
 
@@ -317,20 +330,39 @@ where
         .await
 }
 
-fn log_unknowns(params: &Params, mode: Mode, queries: &[FreshnessQuery], answers: &[Freshness]) {
-    for (query, answer) in queries.iter().zip(answers) {
-        if let Freshness::Unknown { reason } = answer {
+/// A line for each registry check that could not tell, at warn or debug as
+/// `--warn-on-head-failure` says.
+fn log_unknowns(
+    params: &Params,
+    mode: Mode,
+    entries: &[Entry],
+    routes: &[Route],
+    answers: &[Freshness],
+) {
+    // One line per registry question, or per (reference, image) that could not be asked.
+    let mut logged = BTreeSet::new();
+    for (entry, route) in entries.iter().zip(routes) {
+        let image = &entry.image_name;
+        if let Some(Freshness::Unknown { reason }) = route.answer(answers) {
+            let question = match route {
+                Route::Registry(i) => (*i, "", ""),
+                _ => (
+                    usize::MAX,
+                    image.as_str(),
+                    entry.container.image_id.as_str(),
+                ),
+            };
+            if !logged.insert(question) {
+                continue;
+            }
             let action = match mode {
                 Mode::Update => "falling back to a pull",
                 Mode::Check => "cannot tell whether it is fresh",
             };
-            if params
-                .warn_on_head_failure
-                .warns_for_reference(&query.reference)
-            {
-                warn!(image = %query.reference, %reason, "could not check the registry; {action}");
+            if params.warn_on_head_failure.warns_for_image(image) {
+                warn!(%image, %reason, "could not check the registry; {action}");
             } else {
-                debug!(image = %query.reference, %reason, "could not check the registry; {action}");
+                debug!(%image, %reason, "could not check the registry; {action}");
             }
         }
     }
@@ -348,18 +380,23 @@ fn log_verdict(entry: &Entry) {
     }
 }
 
-async fn pull<C, R>(client: &C, registry: &R, reference: &str) -> Result<Image, String>
+async fn pull<C, R>(client: &C, registry: &R, image: &ImageName) -> Result<Image, String>
 where
     C: ContainerClient + ?Sized,
     R: FreshnessChecker + ?Sized,
 {
-    let auth = registry
-        .pull_auth(reference)
-        .await
-        .map_err(|e| e.to_string())?;
-    info!(image = %reference, "pulling");
+    // Without a reference there are no credentials to look up: the engine says what is
+    // wrong with the name when it pulls.
+    let auth = match image.reference() {
+        Some(reference) => registry
+            .pull_auth(reference)
+            .await
+            .map_err(|e| e.to_string())?,
+        None => None,
+    };
+    info!(%image, "pulling");
     client
-        .pull_image(reference, auth)
+        .pull_image(image.as_str(), auth)
         .await
         .map_err(|e| e.to_string())
 }

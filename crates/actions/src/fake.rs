@@ -1,7 +1,7 @@
 //! Test doubles: an in-memory engine that records every call and can be told to fail, and a
 //! registry with fixed answers.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
@@ -12,7 +12,14 @@ use watchtower_container_client::{
     PullAuth, RecreateSpec, Result, StopOptions,
 };
 
+use watchtower_registry_auth::ImageReference;
+
 use crate::{Freshness, FreshnessChecker, FreshnessQuery};
+
+/// `reference` parsed; the fakes are given valid references only.
+pub(crate) fn parsed(reference: &str) -> ImageReference {
+    ImageReference::parse(reference).expect("a valid reference in a test")
+}
 
 #[derive(Default)]
 struct State {
@@ -445,8 +452,8 @@ impl ContainerClient for FakeEngine {
 /// A registry with fixed answers per reference (default: fresh), counting questions.
 #[derive(Default)]
 pub(crate) struct FakeRegistry {
-    answers: Mutex<BTreeMap<String, Freshness>>,
-    asked: Mutex<Vec<String>>,
+    answers: Mutex<HashMap<ImageReference, Freshness>>,
+    asked: Mutex<Vec<ImageReference>>,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
 }
@@ -460,7 +467,7 @@ impl FakeRegistry {
         self.answers
             .lock()
             .unwrap()
-            .insert(reference.to_owned(), freshness);
+            .insert(parsed(reference), freshness);
     }
 
     pub(crate) fn stale(&self, reference: &str) {
@@ -472,8 +479,18 @@ impl FakeRegistry {
         );
     }
 
-    pub(crate) fn asked(&self) -> Vec<String> {
+    /// The references asked about, in the order asked.
+    pub(crate) fn asked(&self) -> Vec<ImageReference> {
         self.asked.lock().unwrap().clone()
+    }
+
+    /// Whether exactly `expected` were asked about, in any order.
+    pub(crate) fn asked_only(&self, expected: &[&str]) -> bool {
+        let mut asked: Vec<String> = self.asked().iter().map(ToString::to_string).collect();
+        let mut expected: Vec<String> = expected.iter().map(|e| parsed(e).to_string()).collect();
+        asked.sort();
+        expected.sort();
+        asked == expected
     }
 
     pub(crate) fn max_in_flight(&self) -> usize {
@@ -499,7 +516,7 @@ impl FreshnessChecker for FakeRegistry {
 
     async fn pull_auth(
         &self,
-        _reference: &str,
+        _reference: &ImageReference,
     ) -> std::result::Result<Option<PullAuth>, crate::Error> {
         Ok(None)
     }

@@ -4,10 +4,11 @@ use std::fmt::Write as _;
 
 use regex::Regex;
 use watchtower_container_client::Container;
-use watchtower_registry_auth::{ImageReference, ImageSelector};
+use watchtower_registry_auth::ImageSelector;
 
+use crate::Error;
+use crate::image_ref::ImageName;
 use crate::labels::{self, bool_label};
-use crate::{Error, image_ref};
 
 /// Selects the containers a session checks; every condition must hold.
 ///
@@ -182,10 +183,11 @@ impl Filter {
             return true;
         };
         // An image ID (or anything else that does not parse) is selected by nothing.
-        let Ok(reference) = ImageReference::parse(&image_ref::image_name(container)) else {
+        let image = ImageName::of(container);
+        let Some(reference) = image.reference() else {
             return false;
         };
-        images.iter().any(|selector| selector.matches(&reference))
+        images.iter().any(|selector| selector.matches(reference))
     }
 
     /// The sentence the start-up message uses to describe the selection, as the original

@@ -8,15 +8,17 @@ use async_trait::async_trait;
 use futures_util::StreamExt as _;
 use futures_util::stream;
 use watchtower_container_client::PullAuth;
+use watchtower_registry_auth::ImageReference;
 
 use crate::Error;
+use crate::image_ref::ImageName;
 
 /// One question to the registry: `reference` (`host/repo:tag`) against the local image's
 /// `RepoDigests` (`host/repo@sha256:…`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct FreshnessQuery {
-    /// The image reference, with a tag.
-    pub reference: String,
+    /// The image reference, parsed (a reference without a tag means `latest`).
+    pub reference: ImageReference,
     /// The `RepoDigests` of the image the container runs.
     pub repo_digests: Vec<String>,
 }
@@ -60,7 +62,7 @@ pub trait FreshnessChecker: Send + Sync {
     }
 
     /// The credentials the engine should pull `reference` with (`None`: anonymous).
-    async fn pull_auth(&self, reference: &str) -> Result<Option<PullAuth>, Error>;
+    async fn pull_auth(&self, reference: &ImageReference) -> Result<Option<PullAuth>, Error>;
 }
 
 #[async_trait]
@@ -73,7 +75,7 @@ impl<T: FreshnessChecker + ?Sized> FreshnessChecker for Arc<T> {
         (**self).check_many(queries, concurrency).await
     }
 
-    async fn pull_auth(&self, reference: &str) -> Result<Option<PullAuth>, Error> {
+    async fn pull_auth(&self, reference: &ImageReference) -> Result<Option<PullAuth>, Error> {
         (**self).pull_auth(reference).await
     }
 }
@@ -101,11 +103,11 @@ impl WarnOnHeadFailure {
         }
     }
 
-    /// Whether a failed check of `reference` is logged at warn: [`warns_for`](Self::warns_for)
+    /// Whether a failed check of `image` is logged at warn: [`warns_for`](Self::warns_for)
     /// its registry host, and with `Auto` also when the reference does not parse.
-    pub fn warns_for_reference(self, reference: &str) -> bool {
-        match crate::image_ref::registry_host(reference) {
-            Some(host) => self.warns_for(&host),
+    pub fn warns_for_image(self, image: &ImageName) -> bool {
+        match image.registry_host() {
+            Some(host) => self.warns_for(host),
             None => self != Self::Never,
         }
     }
@@ -142,14 +144,14 @@ mod tests {
         assert!(WarnOnHeadFailure::Always.warns_for("127.0.0.1:5000"));
         assert!(!WarnOnHeadFailure::Never.warns_for("ghcr.io"));
         let auto = WarnOnHeadFailure::Auto;
-        assert!(auto.warns_for_reference("nginx:latest"));
-        assert!(auto.warns_for_reference("docker.io/team/app"));
-        assert!(!auto.warns_for_reference("127.0.0.1:5000/app:1"));
+        assert!(auto.warns_for_image(&ImageName::parse("nginx:latest")));
+        assert!(auto.warns_for_image(&ImageName::parse("docker.io/team/app")));
+        assert!(!auto.warns_for_image(&ImageName::parse("127.0.0.1:5000/app:1")));
         assert!(
-            auto.warns_for_reference("127.0.0.1:5000/Team/App:1"),
+            auto.warns_for_image(&ImageName::parse("127.0.0.1:5000/Team/App:1")),
             "does not parse"
         );
-        assert!(!WarnOnHeadFailure::Never.warns_for_reference("Bad Ref"));
-        assert!(WarnOnHeadFailure::Always.warns_for_reference("127.0.0.1:5000/app"));
+        assert!(!WarnOnHeadFailure::Never.warns_for_image(&ImageName::parse("Bad Ref")));
+        assert!(WarnOnHeadFailure::Always.warns_for_image(&ImageName::parse("127.0.0.1:5000/app")));
     }
 }

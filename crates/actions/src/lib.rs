@@ -20,6 +20,7 @@
 //!     Filter, Freshness, FreshnessChecker, FreshnessQuery, Params, Updater,
 //! };
 //! use watchtower_container_client::{Container, Image, MockContainerClient, PullAuth};
+//! use watchtower_registry_auth::ImageReference;
 //!
 //! /// A registry that says every image is fresh.
 //! struct AlwaysFresh;
@@ -29,7 +30,10 @@
 //!     async fn check(&self, _: &FreshnessQuery) -> Freshness {
 //!         Freshness::Fresh
 //!     }
-//!     async fn pull_auth(&self, _: &str) -> Result<Option<PullAuth>, watchtower_actions::Error> {
+//!     async fn pull_auth(
+//!         &self,
+//!         _: &ImageReference,
+//!     ) -> Result<Option<PullAuth>, watchtower_actions::Error> {
 //!         Ok(None)
 //!     }
 //! }
@@ -133,13 +137,11 @@ pub mod label {
     };
 }
 
-/// Facts about image references used before asking a registry, and the selectors of
-/// [`Filter::images`](crate::Filter::images). References are parsed by
+/// The image a container is checked with, parsed once ([`ImageName`](reference::ImageName)),
+/// and the selectors of [`Filter::images`](crate::Filter::images). References are parsed by
 /// `watchtower_registry_auth::ImageReference`.
 pub mod reference {
-    pub use crate::image_ref::{
-        ImageSelector, image_name, is_digest_pinned, is_image_id, registry_host, with_default_tag,
-    };
+    pub use crate::image_ref::{ImageName, ImageSelector, is_image_id};
 }
 
 #[cfg(test)]

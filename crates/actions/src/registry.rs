@@ -75,24 +75,15 @@ fn convert(freshness: watchtower_registry_digest::Freshness) -> Freshness {
     }
 }
 
-fn unparsable(reference: &str, err: &watchtower_registry_auth::Error) -> Freshness {
-    Freshness::Unknown {
-        reason: format!("image reference {reference:?} cannot be checked: {err}"),
-    }
-}
-
 #[async_trait]
 impl FreshnessChecker for RegistryChecker {
     async fn check(&self, query: &FreshnessQuery) -> Freshness {
-        match ImageReference::parse(&query.reference) {
-            Ok(reference) => convert(
-                self.registry
-                    .check(&reference, &query.repo_digests)
-                    .await
-                    .freshness,
-            ),
-            Err(err) => unparsable(&query.reference, &err),
-        }
+        convert(
+            self.registry
+                .check(&query.reference, &query.repo_digests)
+                .await
+                .freshness,
+        )
     }
 
     /// One registry session for all queries (one `GET /v2/` per registry host), one `HEAD`
@@ -106,16 +97,11 @@ impl FreshnessChecker for RegistryChecker {
         let mut groups: Vec<(ImageReference, Vec<usize>)> = Vec::new();
         let mut group_of: HashMap<ImageReference, usize> = HashMap::new();
         for (position, query) in queries.iter().enumerate() {
-            match ImageReference::parse(&query.reference) {
-                Ok(reference) => {
-                    let group = *group_of.entry(reference.clone()).or_insert_with(|| {
-                        groups.push((reference, Vec::new()));
-                        groups.len() - 1
-                    });
-                    groups[group].1.push(position);
-                }
-                Err(err) => answers[position] = Some(unparsable(&query.reference, &err)),
-            }
+            let group = *group_of.entry(query.reference.clone()).or_insert_with(|| {
+                groups.push((query.reference.clone(), Vec::new()));
+                groups.len() - 1
+            });
+            groups[group].1.push(position);
         }
         let session = self.registry.session();
         let session = &session;
@@ -150,23 +136,19 @@ impl FreshnessChecker for RegistryChecker {
             .collect()
     }
 
-    async fn pull_auth(&self, reference: &str) -> Result<Option<PullAuth>, Error> {
-        let Ok(parsed) = ImageReference::parse(reference) else {
-            // The engine will say what is wrong with the reference when it pulls.
-            return Ok(None);
-        };
+    async fn pull_auth(&self, reference: &ImageReference) -> Result<Option<PullAuth>, Error> {
         let credential = self
             .credentials
-            .lookup(parsed.registry())
+            .lookup(reference.registry())
             .await
             .map_err(|e| Error::Credentials {
-                image: reference.to_owned(),
+                image: reference.to_string(),
                 message: e.to_string(),
             })?;
-        let server_address = if parsed.is_docker_hub() {
+        let server_address = if reference.is_docker_hub() {
             DOCKER_HUB_CONFIG_KEY.to_owned()
         } else {
-            parsed.registry().to_owned()
+            reference.registry().to_owned()
         };
         Ok(credential.map(|c| match c {
             Credential::Basic { username, password } => PullAuth {
@@ -191,6 +173,10 @@ mod tests {
 
     use super::*;
 
+    fn reference(text: &str) -> ImageReference {
+        ImageReference::parse(text).unwrap()
+    }
+
     fn checker(options: CredentialOptions) -> RegistryChecker {
         RegistryChecker::from_options(RegistryOptions {
             credentials: CredentialStore::new(options),
@@ -205,19 +191,28 @@ mod tests {
             repo_user_pass: Some(("bob".to_owned(), Secret::new("hunter2"))),
             ..CredentialOptions::default()
         });
-        let auth = c.pull_auth("ghcr.io/team/app:1").await.unwrap().unwrap();
+        let auth = c
+            .pull_auth(&reference("ghcr.io/team/app:1"))
+            .await
+            .unwrap()
+            .unwrap();
         assert_eq!(auth.username.as_deref(), Some("bob"));
         assert_eq!(auth.password.as_deref(), Some("hunter2"));
         assert_eq!(auth.server_address, "ghcr.io");
         assert!(!format!("{auth:?}").contains("hunter2"));
-        let hub = c.pull_auth("nginx").await.unwrap().unwrap();
+        let hub = c.pull_auth(&reference("nginx")).await.unwrap().unwrap();
         assert_eq!(hub.server_address, DOCKER_HUB_CONFIG_KEY);
     }
 
     #[tokio::test]
     async fn anonymous_pulls_have_no_credentials() {
         let c = checker(CredentialOptions::default());
-        assert_eq!(c.pull_auth("127.0.0.1:5000/app:1").await.unwrap(), None);
+        assert_eq!(
+            c.pull_auth(&reference("127.0.0.1:5000/app:1"))
+                .await
+                .unwrap(),
+            None
+        );
     }
 
     #[tokio::test]
@@ -229,31 +224,13 @@ mod tests {
             docker_config: Some(path),
             ..CredentialOptions::default()
         })
-        .pull_auth("127.0.0.1:5000/app:1")
+        .pull_auth(&reference("127.0.0.1:5000/app:1"))
         .await
         .unwrap_err();
         assert!(
             err.to_string()
                 .starts_with("credentials for 127.0.0.1:5000/app:1: "),
             "{err}"
-        );
-    }
-
-    #[tokio::test]
-    async fn unparsable_references_are_unknown_not_a_panic() {
-        let c = checker(CredentialOptions::default());
-        let answers = c
-            .check_many(
-                &[FreshnessQuery {
-                    reference: "UPPER/Case:tag".into(),
-                    repo_digests: vec![],
-                }],
-                4,
-            )
-            .await;
-        assert!(
-            matches!(&answers[0], Freshness::Unknown { reason } if reason.contains("UPPER/Case:tag")),
-            "{answers:?}"
         );
     }
 }

@@ -10,7 +10,7 @@ use crate::check::{self, Entry, Mode, Verdict};
 use crate::order::Ordering;
 use crate::reconcile::{Reconciled, original_name, reconcile};
 use crate::update::{Job, Outcome, Protocol, StopPhase, Stopped};
-use crate::{Error, Filter, FreshnessChecker, Params, labels};
+use crate::{Error, Filter, FreshnessChecker, Params, image_ref, labels};
 
 /// Runs check and update sessions against a container engine and a registry.
 ///
@@ -254,7 +254,7 @@ where
             jobs.push(Job {
                 container: entry.container.clone(),
                 cref: entry.cref.clone(),
-                reference: check::create_reference(&entry.container),
+                reference: image_ref::configured(&entry.container).to_owned(),
                 self_update: labels::is_watchtower(&entry.container),
                 old_image,
                 new_image,

@@ -22,6 +22,7 @@ use watchtower_actions::{
 use watchtower_container_client::{
     Container, ContainerState, DockerClient, Image, MockContainerClient, PullAuth,
 };
+use watchtower_registry_auth::ImageReference;
 use watchtower_registry_digest::RegistryOptions;
 use watchtower_session_report::FailedStep;
 use watchtower_testkit::{
@@ -190,7 +191,10 @@ impl FreshnessChecker for Unreachable {
         }
     }
 
-    async fn pull_auth(&self, _: &str) -> Result<Option<PullAuth>, watchtower_actions::Error> {
+    async fn pull_auth(
+        &self,
+        _: &ImageReference,
+    ) -> Result<Option<PullAuth>, watchtower_actions::Error> {
         Ok(None)
     }
 }
