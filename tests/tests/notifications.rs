@@ -120,3 +120,51 @@ async fn an_update_session_sends_its_report() -> anyhow::Result<()> {
     assert!(report.contains(&name), "{report}");
     Ok(())
 }
+
+/// A `--notification-template` that does not parse is named in one line at start-up, as the
+/// original logs it, and the default template is used: the run goes on and the startup
+/// message still goes out (without that line: it stays local).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_template_is_reported_and_the_default_is_used() -> anyhow::Result<()> {
+    let Some(_engine) = Engine::require().await else {
+        return Ok(());
+    };
+    let (url, bodies) = receiver().await?;
+    let watchtower = Watchtower::start(
+        &[
+            "--run-once",
+            "--notification-url",
+            &url,
+            "--notification-template",
+            "{{ .Broken",
+            "e2e-no-such-container-7b2e",
+        ],
+        &[],
+    )?;
+    let (code, log) = watchtower.wait_with_log(Duration::from_secs(120)).await?;
+    assert_eq!(code, Some(0), "{log:#?}");
+    let problems: Vec<_> = log
+        .iter()
+        .filter(|l| l.contains("Could not use configured notification template"))
+        .collect();
+    assert_eq!(problems.len(), 1, "one line for the broken template: {log:#?}");
+    assert!(problems[0].contains("level=error"), "{}", problems[0]);
+    assert!(
+        problems[0].contains("using the default template"),
+        "{}",
+        problems[0]
+    );
+    let sent = bodies.lock().unwrap().clone();
+    assert_eq!(sent.len(), 1, "the startup message: {sent:#?}");
+    assert!(
+        sent[0].contains("Running a one time update."),
+        "rendered with the default template: {:?}",
+        sent[0]
+    );
+    assert!(
+        !sent[0].contains("Could not use configured"),
+        "the problem stays local: {:?}",
+        sent[0]
+    );
+    Ok(())
+}

@@ -62,6 +62,8 @@ fn main() -> ExitCode {
     for warning in &config.warnings {
         tracing::warn!("{warning}");
     }
+    // A --notification-template that does not parse is named here; the default is used.
+    notifier.log_template_problems();
     match runtime.block_on(watchtower::wiring::run(config, notifier)) {
         Ok(Exit::Success) => ExitCode::SUCCESS,
         // Start-up errors were already logged (and notified) by `run`.
