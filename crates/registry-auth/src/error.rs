@@ -98,20 +98,11 @@ pub enum Error {
         reason: String,
     },
 
-    /// A proxy variable (`HTTPS_PROXY`, `HTTP_PROXY`) is not a usable proxy URL.
-    #[error("proxy setting {variable}={value}: {reason}")]
-    ProxyConfig {
-        /// The variable, e.g. `HTTPS_PROXY`.
-        variable: String,
-        /// Its value with any credentials replaced by `***`.
-        value: String,
-        /// What is wrong with it.
-        reason: String,
-    },
-
-    /// The TLS configuration could not be built.
+    /// The HTTP client could not be set up: a proxy variable that is not a usable proxy URL
+    /// ([`watchtower_http_client::Error::ProxyConfig`], its credentials hidden) or TLS
+    /// settings that cannot be built.
     #[error(transparent)]
-    Tls(#[from] watchtower_tls_config::Error),
+    Client(watchtower_http_client::Error),
 }
 
 pub use watchtower_http_client::TransportErrorKind;
@@ -127,16 +118,7 @@ impl From<watchtower_http_client::Error> for Error {
                 kind,
                 reason,
             },
-            Http::ProxyConfig {
-                variable,
-                value,
-                reason,
-            } => Self::ProxyConfig {
-                variable,
-                value,
-                reason,
-            },
-            Http::Tls(err) => Self::Tls(err),
+            setup @ (Http::ProxyConfig { .. } | Http::Tls(_)) => Self::Client(setup),
             other => Self::Request {
                 registry: String::new(),
                 reason: other.to_string(),

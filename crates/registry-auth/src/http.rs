@@ -147,7 +147,7 @@ impl HttpClient {
     /// Builds the client. Call once per process and clone it.
     ///
     /// The proxy settings are read here, once; an unusable proxy URL is an
-    /// [`Error::ProxyConfig`] naming the variable (its credentials hidden).
+    /// [`Error::Client`] naming the variable (its credentials hidden).
     pub fn new(options: HttpOptions) -> Result<Self, Error> {
         Ok(Self {
             client: Client::new(options)?,

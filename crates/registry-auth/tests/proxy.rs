@@ -572,7 +572,13 @@ async fn unusable_proxy_settings_stop_the_client_from_being_built() {
             ..HttpOptions::default()
         })
         .unwrap_err();
-        assert!(matches!(err, Error::ProxyConfig { .. }), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                Error::Client(watchtower_http_client::Error::ProxyConfig { .. })
+            ),
+            "{err:?}"
+        );
         let text = err.to_string();
         assert!(
             text.starts_with(&format!("proxy setting {variable}=")),
