@@ -32,6 +32,9 @@ struct State {
     calls: Vec<String>,
     /// (operation, container name or reference) -> how many more calls fail.
     failures: HashMap<(String, String), usize>,
+    /// (operation, container name) -> how many more calls take effect but answer an error
+    /// (a lost or timed-out answer: the engine did it).
+    lost_answers: HashMap<(String, String), usize>,
     exec_results: HashMap<String, ExecOutcome>,
     exec_delays: HashMap<String, Duration>,
     /// Containers (by name) that disappear when stopped, like `--rm` ones.
@@ -122,6 +125,15 @@ impl FakeEngine {
         });
     }
 
+    /// The next `times` calls of `op` on `target` are carried out by the engine but answer
+    /// an error, as a call whose answer was lost or timed out.
+    pub(crate) fn lose_answer(&self, op: &str, target: &str, times: usize) {
+        self.with(|s| {
+            s.lost_answers
+                .insert((op.to_owned(), target.to_owned()), times);
+        });
+    }
+
     pub(crate) fn exec_result(&self, command: &str, exit_code: Option<i64>, output: &str) {
         self.with(|s| {
             s.exec_results.insert(
@@ -205,6 +217,22 @@ impl State {
                 operation: op,
                 container: target.to_owned(),
                 message: format!("injected {op} failure"),
+            });
+        }
+        Ok(())
+    }
+
+    fn answer_lost(&mut self, op: &'static str, target: &str) -> Result<()> {
+        if let Some(left) = self
+            .lost_answers
+            .get_mut(&(op.to_owned(), target.to_owned()))
+            && *left > 0
+        {
+            *left -= 1;
+            return Err(Error::Container {
+                operation: op,
+                container: target.to_owned(),
+                message: format!("{op} answer lost"),
             });
         }
         Ok(())
@@ -317,7 +345,7 @@ impl ContainerClient for FakeEngine {
                 });
             }
             new_name.clone_into(&mut s.containers[i].name);
-            Ok(())
+            s.answer_lost("rename", &name)
         })
     }
 

@@ -165,6 +165,45 @@ async fn a_failing_rename_restarts_the_old_container() {
     fails_at("rename", FailedStep::Rename).await;
 }
 
+/// The engine renamed the container aside but its answer was an error (lost, timed out, or
+/// docker-compose's "same name" race): the update asks the engine, sees the aside name and
+/// goes on, so the old container never stays behind under its aside name.
+#[tokio::test]
+async fn a_rename_the_engine_did_despite_an_error_counts_as_done() {
+    let (e, r) = (FakeEngine::new(), FakeRegistry::new());
+    stale_image(&e, &r, "app:latest");
+    let web = e.run("web", "app:latest");
+    let aside = aside_name(&web);
+    e.lose_answer("rename", "web", 1);
+    let u = updater(e, r, Params::default());
+    let report = u.update(&Filter::all()).await.unwrap();
+    assert_eq!(report.counts().updated, 1, "{report:?}");
+    assert_eq!(u.client().names(), ["web"]);
+    let now = u.client().container("web").unwrap();
+    assert!(now.state.is_running());
+    assert_ne!(now.id, web.id, "the new container runs under the name");
+    assert_eq!(
+        u.client().calls_of(&["rename", "remove"]),
+        [format!("rename web -> {aside}"), format!("remove {aside}"),]
+    );
+}
+
+/// When the rename really failed, the old container keeps its name and runs again.
+#[tokio::test]
+async fn a_rename_that_failed_leaves_the_old_container_running_under_its_name() {
+    let (e, r) = (FakeEngine::new(), FakeRegistry::new());
+    stale_image(&e, &r, "app:latest");
+    let web = e.run("web", "app:latest");
+    e.fail("rename", "web", 1);
+    let u = updater(e, r, Params::default());
+    let report = u.update(&Filter::all()).await.unwrap();
+    assert_eq!(report.counts().failed, 1, "{report:?}");
+    let now = u.client().container("web").unwrap();
+    assert_eq!(now.id, web.id);
+    assert!(now.state.is_running());
+    assert_eq!(u.client().names(), ["web"]);
+}
+
 #[tokio::test]
 async fn a_failing_stop_is_reported_and_the_container_keeps_running() {
     fails_at("stop", FailedStep::Stop).await;

@@ -328,7 +328,7 @@ impl<C: ContainerClient + ?Sized> Protocol<'_, C> {
         }
         let aside = aside_name(&stopped.job.container);
         let c = &stopped.job.container;
-        match self.client.rename_container(&c.id, &aside).await {
+        match self.rename_verified(c, &aside).await {
             Ok(()) => {
                 debug!(container = %c.name, aside = %aside, "renamed aside");
                 stopped.aside = Some(aside);
@@ -355,11 +355,7 @@ impl<C: ContainerClient + ?Sized> Protocol<'_, C> {
         let name = st.job.container.name.trim_start_matches('/').to_owned();
         if st.job.self_update {
             let aside = aside_name(&st.job.container);
-            if let Err(err) = self
-                .client
-                .rename_container(&st.job.container.id, &aside)
-                .await
-            {
+            if let Err(err) = self.rename_verified(&st.job.container, &aside).await {
                 error!(container = %name, error = %err, "renaming watchtower's own container aside failed");
                 return Outcome::Failed {
                     step: FailedStep::SelfUpdate,
@@ -554,6 +550,27 @@ impl<C: ContainerClient + ?Sized> Protocol<'_, C> {
                 .map_err(|e| format!("starting the re-created old container: {e}"))?;
         }
         Ok(())
+    }
+
+    /// Renames `c` to `new_name`. When the engine answers with an error (or the answer is
+    /// lost), asks the engine what it did: a container that carries `new_name` afterwards was
+    /// renamed, and the rename counts as done, so that no failure path leaves the old
+    /// container under its aside name (seen with docker-compose containers: "Renaming a
+    /// container with the same name as its current name" after the engine had renamed it).
+    async fn rename_verified(&self, c: &Container, new_name: &str) -> Result<(), ClientError> {
+        let err = match self.client.rename_container(&c.id, new_name).await {
+            Ok(()) => return Ok(()),
+            Err(err @ ClientError::NotFound { .. }) => return Err(err),
+            Err(err) => err,
+        };
+        match self.client.inspect_container(&c.id).await {
+            Ok(now) if now.name.trim_start_matches('/') == new_name => {
+                warn!(container = %c.name, aside = %new_name, error = %err, "the engine answered the rename with an error, but did rename the container");
+                Ok(())
+            }
+            Err(gone @ ClientError::NotFound { .. }) => Err(gone),
+            _ => Err(err),
+        }
     }
 
     /// After a failed stop or rename: starts the old container again if it ran before and
