@@ -10,7 +10,9 @@
 //!   (`crates/http-api/tests/promtool.rs`); the Prometheus server it also ships is not run;
 //! - `aiosmtpd` from the Python package index, the SMTP server the notification tests talk to;
 //! - Debian's `golang-go` (Go 1.19, standard library only), which the notification template
-//!   test (`crates/notify/tests/go_differential.rs`) builds its Go renderer with.
+//!   test (`crates/notify/tests/go_differential.rs`) builds its Go renderer with;
+//! - Debian's `docker-compose`, which the image test runs the original's compose file with
+//!   (`tests/tests/image.rs`).
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -34,6 +36,9 @@ pub(crate) fn ensure_all() -> Result<()> {
     let engine_missing = !engine::answers();
     if engine_missing && !on_path("dockerd") {
         packages.push("docker.io");
+    }
+    if !on_path("docker-compose") {
+        packages.push("docker-compose");
     }
     if !on_path("promtool") {
         packages.push("prometheus");
