@@ -141,19 +141,6 @@ impl Exec<'_> {
                 .iter()
                 .map(|(k, v)| (Value::from(k.as_str()), v.clone()))
                 .collect(),
-            Value::Int(n) => {
-                if branch.pipe.vars.len() > 1 {
-                    return Err(self.err("can't use two variables when ranging over an integer"));
-                }
-                if u64::try_from(n).unwrap_or(0) > MAX_STEPS {
-                    return Err(self.err(format!(
-                        "range over {n} would take more than {MAX_STEPS} steps"
-                    )));
-                }
-                (0..n.max(0))
-                    .map(|i| (Value::Int(i), Value::Int(i)))
-                    .collect()
-            }
             Value::Nil | Value::NoValue => Vec::new(),
             _ => {
                 return Err(self.err(format!("range can't iterate over {}", value.display())));
@@ -220,6 +207,10 @@ impl Exec<'_> {
         let value = last.unwrap_or(Value::NoValue);
         if declare {
             for name in &pipe.vars {
+                if pipe.is_assign && !self.vars.iter().any(|(n, _)| n == name) {
+                    // Go checks an assigned variable when it runs, not when it parses.
+                    return Err(self.err(format!("undefined variable: {name}")));
+                }
                 self.bind(name, value.clone(), pipe.is_assign);
             }
         }
@@ -285,6 +276,7 @@ impl Exec<'_> {
                 self.chain(base, chain, &args)
             }
             Arg::Nil => Err(self.err("nil is not a command")),
+            Arg::Overflow(text) => Err(self.err(format!("{text} overflows int"))),
             Arg::Dot | Arg::Literal(_) => {
                 let args = self.args(dot, rest, piped)?;
                 let value = self.arg(dot, head)?;
@@ -321,6 +313,7 @@ impl Exec<'_> {
             Arg::Dot => Ok(dot.clone()),
             Arg::Nil => Ok(Value::Nil),
             Arg::Literal(v) => Ok(v.clone()),
+            Arg::Overflow(text) => Err(self.err(format!("{text} overflows int"))),
             Arg::Field(chain) => self.chain(dot.clone(), chain, &[]),
             Arg::Var(name, chain) => {
                 let base = self.var(name)?;
@@ -379,9 +372,9 @@ impl Exec<'_> {
                     object.type_name()
                 ))),
             },
-            Value::Nil | Value::NoValue => {
-                Err(self.err(format!("nil pointer evaluating interface {{}}.{name}")))
-            }
+            // A missing map key chains on as a missing value, as in Go.
+            Value::NoValue => Ok(Value::NoValue),
+            Value::Nil => Err(self.err(format!("nil pointer evaluating interface {{}}.{name}"))),
             other => Err(self.err(format!(
                 "can't evaluate field {name} in type {}",
                 other.type_name()

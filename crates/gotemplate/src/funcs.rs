@@ -44,7 +44,15 @@ fn escaper_input(args: &[Value]) -> String {
     {
         return s.to_string();
     }
-    sprint(args)
+    // Go's printableValue: nil and a missing value both print as `<no value>` here.
+    let args: Vec<Value> = args
+        .iter()
+        .map(|a| match a {
+            Value::Nil | Value::NoValue => Value::from("<no value>"),
+            other => other.clone(),
+        })
+        .collect();
+    sprint(&args)
 }
 
 /// Calls function `name` (every function except the short-circuiting `and` and `or`).
@@ -131,11 +139,11 @@ pub(crate) fn call(name: &str, args: &[Value]) -> Result<Value, String> {
         "call" => Err("call of a non-function: templates here have no function values".to_owned()),
         "ToUpper" => {
             exactly(name, args, 1)?;
-            Ok(Value::from(string_arg(name, &args[0])?.to_uppercase()))
+            Ok(Value::from(go_to_upper(&string_arg(name, &args[0])?)))
         }
         "ToLower" => {
             exactly(name, args, 1)?;
-            Ok(Value::from(string_arg(name, &args[0])?.to_lowercase()))
+            Ok(Value::from(go_to_lower(&string_arg(name, &args[0])?)))
         }
         "Title" => {
             exactly(name, args, 1)?;
@@ -172,37 +180,54 @@ fn index_one(item: &Value, index: &Value) -> Result<Value, String> {
     }
 }
 
+/// Go's `slice`: `slice x i j` is `x[i:j]`; lists also take `x[i:j:k]` (here a list's
+/// capacity is its length).
 fn slice(args: &[Value]) -> Result<Value, String> {
     let Some((item, bounds)) = args.split_first() else {
         return Err("wrong number of args for slice: want at least 1 got 0".to_owned());
     };
-    if bounds.len() > 2 {
-        return Err("too many slice indexes".to_owned());
+    if bounds.len() > 3 {
+        return Err(format!("too many slice indexes: {}", bounds.len()));
     }
-    let mut idx = Vec::new();
-    for b in bounds {
+    let len = match item.basic() {
+        Value::Str(s) => {
+            if bounds.len() == 3 {
+                return Err("cannot 3-index slice a string".to_owned());
+            }
+            s.len()
+        }
+        Value::List(l) => l.len(),
+        _ => return Err(format!("can't slice item of type {}", item.type_name())),
+    };
+    let mut idx = [0, len, len];
+    for (slot, b) in idx.iter_mut().zip(bounds) {
         match b.basic() {
             Value::Int(i) => {
-                idx.push(usize::try_from(i).map_err(|_| format!("index out of range: {i}"))?);
+                *slot = usize::try_from(i)
+                    .ok()
+                    .filter(|&x| x <= len)
+                    .ok_or_else(|| format!("index out of range: {i}"))?;
             }
-            _ => return Err(format!("cannot index slice with {}", b.type_name())),
+            _ => {
+                return Err(format!(
+                    "cannot index slice/array with type {}",
+                    b.type_name()
+                ));
+            }
         }
     }
+    if idx[0] > idx[1] {
+        return Err(format!("invalid slice index: {} > {}", idx[0], idx[1]));
+    }
+    if bounds.len() == 3 && idx[1] > idx[2] {
+        return Err(format!("invalid slice index: {} > {}", idx[1], idx[2]));
+    }
     match item.basic() {
-        Value::Str(s) => {
-            let start = idx.first().copied().unwrap_or(0);
-            let end = idx.get(1).copied().unwrap_or(s.len());
-            s.get(start..end)
-                .map(Value::from)
-                .ok_or_else(|| format!("slice bounds out of range [{start}:{end}]"))
-        }
-        Value::List(l) => {
-            let start = idx.first().copied().unwrap_or(0);
-            let end = idx.get(1).copied().unwrap_or(l.len());
-            l.get(start..end)
-                .map(|s| Value::from(s.to_vec()))
-                .ok_or_else(|| format!("slice bounds out of range [{start}:{end}]"))
-        }
+        Value::Str(s) => s
+            .get(idx[0]..idx[1])
+            .map(Value::from)
+            .ok_or_else(|| format!("slice [{}:{}] cuts a character apart", idx[0], idx[1])),
+        Value::List(l) => Ok(Value::from(l[idx[0]..idx[1]].to_vec())),
         _ => Err(format!("can't slice item of type {}", item.type_name())),
     }
 }
@@ -267,16 +292,69 @@ fn js_escape(s: &str) -> String {
             '>' => out.push_str("\\u003E"),
             '&' => out.push_str("\\u0026"),
             '=' => out.push_str("\\u003D"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
             c if u32::from(c) < 0x20 => {
+                let _ = write!(out, "\\u{:04X}", u32::from(c));
+            }
+            c if !c.is_ascii() && !crate::fmt::go_is_print(c) => {
                 let _ = write!(out, "\\u{:04X}", u32::from(c));
             }
             c => out.push(c),
         }
     }
     out
+}
+
+/// Go's `unicode.ToUpper` of one character: the simple (one-character) mapping, so `ß` and
+/// `ﬁ` stay as they are where Rust's full mapping gives `SS` and `FI`.
+fn go_upper(c: char) -> char {
+    let v = u32::from(c);
+    match v {
+        // Greek with ypogegrammeni: the simple mapping is the titlecase letter.
+        0x1f80..=0x1f87 | 0x1f90..=0x1f97 | 0x1fa0..=0x1fa7 => char::from_u32(v + 8).unwrap_or(c),
+        0x1fb3 => '\u{1fbc}',
+        0x1fc3 => '\u{1fcc}',
+        0x1ff3 => '\u{1ffc}',
+        _ => {
+            let mut up = c.to_uppercase();
+            match (up.next(), up.next()) {
+                (Some(u), None) => u,
+                _ => c,
+            }
+        }
+    }
+}
+
+/// Go's `unicode.ToLower` of one character (simple mapping; `İ` gives `i`).
+fn go_lower(c: char) -> char {
+    if c == '\u{130}' {
+        return 'i';
+    }
+    let mut low = c.to_lowercase();
+    match (low.next(), low.next()) {
+        (Some(l), None) => l,
+        _ => c,
+    }
+}
+
+/// Go's `unicode.ToTitle` of one character: as upper case, except the digraphs.
+fn go_title(c: char) -> char {
+    match c {
+        '\u{1c4}'..='\u{1c6}' => '\u{1c5}',
+        '\u{1c7}'..='\u{1c9}' => '\u{1c8}',
+        '\u{1ca}'..='\u{1cc}' => '\u{1cb}',
+        '\u{1f1}'..='\u{1f3}' => '\u{1f2}',
+        _ => go_upper(c),
+    }
+}
+
+/// Go's `strings.ToUpper`: rune by rune, no context (no final sigma, no `SS`).
+fn go_to_upper(s: &str) -> String {
+    s.chars().map(go_upper).collect()
+}
+
+/// Go's `strings.ToLower`.
+fn go_to_lower(s: &str) -> String {
+    s.chars().map(go_lower).collect()
 }
 
 /// Go's `url.QueryEscape`.
@@ -309,11 +387,7 @@ fn title_case(s: &str) -> String {
             && in_word
             && chars.get(i + 1).is_some_and(|n| n.is_alphabetic());
         if word_char {
-            if in_word {
-                out.extend(c.to_lowercase());
-            } else {
-                out.extend(c.to_uppercase());
-            }
+            out.push(if in_word { go_lower(c) } else { go_title(c) });
             in_word = true;
         } else {
             out.push(c);

@@ -264,6 +264,8 @@ pub fn format(t: &DateTime<FixedOffset>, layout: &str) -> String {
             Chunk::TzName => {
                 if offset == 0 {
                     out.push_str("UTC");
+                } else if let Some(name) = crate::zone::abbreviation(t.timestamp(), offset) {
+                    out.push_str(&name);
                 } else {
                     // Without a zone database name Go prints the numeric offset.
                     let sign = if offset < 0 { '-' } else { '+' };

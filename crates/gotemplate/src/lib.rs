@@ -35,6 +35,10 @@
 //!
 //! # Deliberate differences from Go
 //!
+//! `watchtower-notify`'s test `go_differential` renders a corpus of templates with this
+//! crate and with Go 1.19's own `text/template` and compares them; these are the only
+//! differences it allows:
+//!
 //! - **Error messages** are this crate's own (`template: line 3: ...`), not Go's
 //!   (`template: name:3:7: ...`); whether an error happens at parse time or at run time
 //!   matches Go. A run-time error gives no partial output (Go's `Execute` has written what
@@ -43,10 +47,26 @@
 //!   `template` calls stop with an error where Go would go on.
 //! - **`call`** cannot be used: the data model has no function values.
 //! - **Pointers and interfaces** do not exist: a value is never a pointer, so `%p` and the
-//!   `&{...}`/`0xc000...` forms of `%v` on pointers have no equivalent.
+//!   `&{...}`/`0xc000...` forms of `%v` on pointers have no equivalent, and `%T` of an
+//!   object prints the type name the object gives (the original's, `*logrus.Entry`).
 //! - **Maps have string keys** only; they iterate and print in key order as Go's do.
-//! - **Time zone names**: [`gotime::format`] has only a UTC offset, so `MST` prints `UTC` or
-//!   the numeric offset (`+0200`) where Go prints the zone database's abbreviation (`CEST`).
+//! - **Strings are UTF-8**: `slice` of a string that would cut a character apart is an
+//!   error, where Go returns the bytes; a list's capacity is its length (`slice x 1 2 9`
+//!   is out of range here even where Go's slice had room).
+//! - **Complex numbers** (`1i`) and `printf`'s `%#g`-style `#` flag on floats are not
+//!   supported.
+//! - **Unicode tables**: `ToUpper`/`ToLower`/`Title` and `%q`'s printable test use Rust's
+//!   Unicode version and simple mappings (not Go 1.19's Unicode 13); code points that are
+//!   unassigned count as printable.
+//! - **Time zone names** (`MST`) come from the zone database of the local zone (`TZ`, else
+//!   `/etc/localtime`), as Go's do, for times at the local zone's offset; a time at offset
+//!   zero prints `UTC` (Go prints the zone's name, such as `GMT` in London's winter) and a
+//!   time at any other foreign offset prints the offset (`+0530`).
+//! - **`ToJSON` of the notification data's parts** (watchtower-notify's model, not this
+//!   crate): a report or a container prints its fields, where the original's unexported
+//!   struct fields give `{}` (docs/notifications.md documents this), and a log entry prints
+//!   `level`, `message`, `data` and `time` as in `json.v1`, where the original encodes the
+//!   whole `*logrus.Entry`, logger included (which `encoding/json` cannot encode).
 //!
 //! # Dependencies
 //!
@@ -64,6 +84,7 @@ mod json;
 mod lex;
 mod parse;
 mod value;
+mod zone;
 
 pub use error::Error;
 pub use json::Json;

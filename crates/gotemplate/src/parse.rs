@@ -50,6 +50,8 @@ pub(crate) enum Arg {
     Dot,
     Nil,
     Literal(Value),
+    /// An integer literal above Go's `int` (`9223372036854775808`): an error when evaluated.
+    Overflow(String),
     /// `.A.B` evaluated on dot.
     Field(Vec<String>),
     /// `$x.A.B`.
@@ -75,16 +77,32 @@ pub(crate) fn parse(src: &str) -> Result<Parsed, TemplateError> {
         defines: HashMap::new(),
         nesting: 0,
     };
-    let (root, end) = p.list(true)?;
+    let (mut root, end) = p.list(true)?;
     match end {
         Ender::Eof => {}
         Ender::End(line) => return Err(perr(line, "unexpected {{end}}")),
         Ender::Else(line) => return Err(perr(line, "unexpected {{else}}")),
     }
+    // The main template is the one named "" (Go's `template.New("")`): `{{define ""}}`
+    // gives it a body, under the same rule as any other redefinition.
+    if let Some(main) = p.defines.get("") {
+        if is_empty_tree(&root) {
+            root.clone_from(main);
+        } else if !is_empty_tree(main) {
+            return Err(perr(1, "template: multiple definition of template \"\""));
+        }
+    }
     Ok(Parsed {
         root,
         defines: p.defines,
     })
+}
+
+/// Go's `parse.IsEmptyTree`: only white space.
+fn is_empty_tree(nodes: &[Node]) -> bool {
+    nodes
+        .iter()
+        .all(|n| matches!(n, Node::Text(t) if t.trim().is_empty()))
 }
 
 fn perr(line: usize, message: impl Into<String>) -> TemplateError {
@@ -338,8 +356,33 @@ impl Parser {
         if !matches!(ender, Ender::End(_)) {
             return Err(perr(line, "{{define}} without {{end}}"));
         }
-        self.defines.insert(name, body);
-        Ok(())
+        self.add_define(name, body, line)
+    }
+
+    /// Go's `(*Tree).add`: an empty body never replaces a definition, and a second
+    /// non-empty one is an error.
+    fn add_define(
+        &mut self,
+        name: String,
+        body: Vec<Node>,
+        line: usize,
+    ) -> Result<(), TemplateError> {
+        match self.defines.get(&name) {
+            Some(old) if !is_empty_tree(old) => {
+                if is_empty_tree(&body) {
+                    Ok(())
+                } else {
+                    Err(perr(
+                        line,
+                        format!("template: multiple definition of template {name:?}"),
+                    ))
+                }
+            }
+            _ => {
+                self.defines.insert(name, body);
+                Ok(())
+            }
+        }
     }
 
     fn block(&mut self, line: usize) -> Result<Node, TemplateError> {
@@ -354,7 +397,7 @@ impl Parser {
         if !matches!(ender, Ender::End(_)) {
             return Err(perr(line, "{{block}} without {{end}}"));
         }
-        self.defines.insert(name.clone(), body);
+        self.add_define(name.clone(), body, line)?;
         Ok(Node::Template {
             name,
             pipe: Some(pipe),
@@ -409,13 +452,6 @@ impl Parser {
         } else {
             self.pos = save;
         }
-        if is_assign {
-            for v in &vars {
-                if !self.vars.contains(v) {
-                    return Err(perr(line, format!("undefined variable {v:?}")));
-                }
-            }
-        }
         let mut cmds = Vec::new();
         loop {
             self.skip_space();
@@ -455,12 +491,6 @@ impl Parser {
                     format!("non executable command in pipeline stage {}", i + 1),
                 ));
             }
-        }
-        if matches!(cmds[0].args.first(), Some(Arg::Nil))
-            && cmds[0].args.len() == 1
-            && cmds.len() == 1
-        {
-            return Err(perr(line, "nil is not a command"));
         }
         if !is_assign {
             // Declared variables are visible from here to the end of the enclosing structure.
@@ -515,9 +545,10 @@ impl Parser {
             Tok::Bool(b) => Arg::Literal(Value::Bool(b)),
             Tok::Str(s) => Arg::Literal(Value::from(s)),
             Tok::Char(c) => Arg::Literal(Value::Int(i64::from(u32::from(c)))),
-            Tok::Number(n) => Arg::Literal(
-                parse_number(&n).ok_or_else(|| perr(line, format!("bad number syntax: {n:?}")))?,
-            ),
+            Tok::Number(n) => match parse_number(&n).map_err(|e| perr(line, e))? {
+                Some(v) => Arg::Literal(v),
+                None => Arg::Overflow(n),
+            },
             Tok::Field(first) => {
                 let mut fields = vec![first];
                 fields.extend(self.chain());
@@ -559,45 +590,128 @@ impl Parser {
     }
 }
 
-/// Go number literals: decimal, hex, octal, binary integers (with `_`), floats.
-fn parse_number(text: &str) -> Option<Value> {
+/// Go's `strconv` `underscoreOK`: `_` only between digits or after a base prefix.
+fn underscore_ok(s: &str) -> bool {
+    let s = s.strip_prefix(['+', '-']).unwrap_or(s).as_bytes();
+    let mut saw = b'^';
+    let mut i = 0;
+    let mut hex = false;
+    if s.len() >= 2 && s[0] == b'0' && matches!(s[1].to_ascii_lowercase(), b'b' | b'o' | b'x') {
+        i = 2;
+        saw = b'0';
+        hex = s[1].eq_ignore_ascii_case(&b'x');
+    }
+    while i < s.len() {
+        let c = s[i];
+        i += 1;
+        if c.is_ascii_digit() || (hex && c.is_ascii_hexdigit()) {
+            saw = b'0';
+        } else if c == b'_' {
+            if saw != b'0' {
+                return false;
+            }
+            saw = b'_';
+        } else {
+            if saw == b'_' {
+                return false;
+            }
+            saw = b'!';
+        }
+    }
+    saw != b'_'
+}
+
+/// Go's `strconv.ParseUint(s, 0, 64)` on the text after a sign.
+fn parse_uint_base0(s: &str) -> Option<u64> {
+    let lower = s.to_ascii_lowercase();
+    let (radix, digits) = if let Some(d) = lower.strip_prefix("0x") {
+        (16, d)
+    } else if let Some(d) = lower.strip_prefix("0o") {
+        (8, d)
+    } else if let Some(d) = lower.strip_prefix("0b") {
+        (2, d)
+    } else if lower.len() > 1 && lower.starts_with('0') {
+        (8, &lower[1..])
+    } else {
+        (10, lower.as_str())
+    };
+    let digits: String = digits.chars().filter(|&c| c != '_').collect();
+    if digits.is_empty() || !digits.chars().all(|c| c.is_digit(radix)) {
+        return None;
+    }
+    u64::from_str_radix(&digits, radix).ok()
+}
+
+/// Go's `strconv.ParseFloat(s, 64)` for literals starting with a digit (or `.`): decimal
+/// and hexadecimal (`0x1.8p1`) forms; out of range is an error, as in Go.
+fn parse_float(s: &str) -> Option<f64> {
+    let (neg, body) = match s.as_bytes().first() {
+        Some(b'-') => (true, &s[1..]),
+        Some(b'+') => (false, &s[1..]),
+        _ => (false, s),
+    };
+    let clean: String = body.chars().filter(|&c| c != '_').collect();
+    let lower = clean.to_ascii_lowercase();
+    let f = if let Some(hex) = lower.strip_prefix("0x") {
+        let (mantissa, exp) = hex.split_once('p')?;
+        let exp: i32 = exp.parse().ok()?;
+        let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        if int.is_empty() && frac.is_empty() {
+            return None;
+        }
+        let mut value = 0f64;
+        for c in int.chars().chain(frac.chars()) {
+            value = value * 16.0 + f64::from(c.to_digit(16)?);
+        }
+        let shift = exp - 4 * i32::try_from(frac.len()).ok()?;
+        value * 2f64.powi(shift)
+    } else {
+        if !lower
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'+' | b'-'))
+            || !lower.bytes().any(|b| b.is_ascii_digit())
+        {
+            return None;
+        }
+        lower.parse::<f64>().ok()?
+    };
+    if f.is_infinite() {
+        return None;
+    }
+    Some(if neg { -f } else { f })
+}
+
+/// A Go number literal as `text/template` reads it (`parse.NumberNode` and `idealConstant`):
+/// an `int`, or a `float64` when written with `.`, an exponent or `p` (`1e3`, `0x1p4`);
+/// `Ok(None)` for an integer that fits only a `uint64` (an error when evaluated);
+/// `Err` when it is no number (`1__0`, `1e309`) or an integer too large for any
+/// (`integer overflow`).
+fn parse_number(text: &str) -> Result<Option<Value>, String> {
     let (neg, body) = match text.as_bytes().first() {
         Some(b'-') => (true, &text[1..]),
         Some(b'+') => (false, &text[1..]),
         _ => (false, text),
     };
-    let clean: String = body.chars().filter(|&c| c != '_').collect();
-    let lower = clean.to_ascii_lowercase();
-    let int = if let Some(hex) = lower.strip_prefix("0x") {
-        if hex.contains('p') || hex.contains('.') {
-            None
+    let ok = underscore_ok(text);
+    let unsigned = if ok { parse_uint_base0(body) } else { None };
+    let int = unsigned.and_then(|u| {
+        if neg {
+            0i64.checked_sub_unsigned(u)
         } else {
-            i64::from_str_radix(hex, 16).ok()
+            i64::try_from(u).ok()
         }
-    } else if let Some(oct) = lower.strip_prefix("0o") {
-        i64::from_str_radix(oct, 8).ok()
-    } else if let Some(bin) = lower.strip_prefix("0b") {
-        i64::from_str_radix(bin, 2).ok()
-    } else if lower.len() > 1 && lower.starts_with('0') && lower.bytes().all(|b| b.is_ascii_digit())
-    {
-        i64::from_str_radix(&lower[1..], 8).ok()
-    } else if lower.bytes().all(|b| b.is_ascii_digit()) && !lower.is_empty() {
-        lower.parse::<i64>().ok()
-    } else {
-        None
-    };
+    });
+    let looks_float = text.contains(['.', 'e', 'E', 'p', 'P'])
+        && !(body.len() > 2 && body[..2].eq_ignore_ascii_case("0x") && !body.contains(['p', 'P']));
     if let Some(i) = int {
-        return Some(Value::Int(if neg { -i } else { i }));
+        return Ok(Some(Value::Int(i)));
     }
-    if lower.starts_with("0x") || lower.is_empty() || !lower.bytes().any(|b| b.is_ascii_digit()) {
-        return None;
+    if unsigned.is_some() && !neg {
+        return Ok(None);
     }
-    if !lower
-        .bytes()
-        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'+' | b'-'))
-    {
-        return None;
+    match if ok { parse_float(text) } else { None } {
+        Some(f) if looks_float => Ok(Some(Value::Float(f))),
+        Some(_) => Err(format!("integer overflow: {text:?}")),
+        None => Err(format!("illegal number syntax: {text:?}")),
     }
-    let f: f64 = lower.parse().ok()?;
-    Some(Value::Float(if neg { -f } else { f }))
 }

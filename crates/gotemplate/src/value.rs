@@ -48,6 +48,11 @@ pub trait Object: Send + Sync {
     fn basic(&self) -> Option<Value> {
         None
     }
+    /// For named unsigned integers (`logrus.Level` is a `uint32`): `%#v` prints them in hex,
+    /// as Go does.
+    fn unsigned(&self) -> bool {
+        false
+    }
 }
 
 impl From<String> for Value {

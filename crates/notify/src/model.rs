@@ -368,6 +368,11 @@ impl Object for LevelObj {
     fn basic(&self) -> Option<Value> {
         Some(Value::Int(self.0.number()))
     }
+
+    /// `logrus.Level` is a `uint32`.
+    fn unsigned(&self) -> bool {
+        true
+    }
 }
 
 struct TimeObj(DateTime<FixedOffset>);
