@@ -284,7 +284,7 @@ func field(raw json.RawMessage) interface{} {
 	case v.Str != nil:
 		return *v.Str
 	case v.Int != nil:
-		return *v.Int
+		return int(*v.Int)
 	case v.Float != nil:
 		return *v.Float
 	case v.Bool != nil:
