@@ -141,7 +141,9 @@ impl Exec<'_> {
                 .iter()
                 .map(|(k, v)| (Value::from(k.as_str()), v.clone()))
                 .collect(),
-            Value::Nil | Value::NoValue => Vec::new(),
+            // A missing value ranges as empty; a nil interface (`.Report` without a
+            // report) is an error, as in Go.
+            Value::NoValue => Vec::new(),
             _ => {
                 return Err(self.err(format!("range can't iterate over {}", value.display())));
             }

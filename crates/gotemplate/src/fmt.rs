@@ -643,8 +643,11 @@ pub(crate) fn sprintf(format: &str, args: &[Value]) -> String {
                 arg_num = n;
                 match precision {
                     Some(v) if v >= 0 => pr.f.prec = usize::try_from(v).ok(),
-                    Some(_) => pr.f.prec = None,
-                    None => pr.out.push_str("%!(BADPREC)"),
+                    // Go drops a negative precision and says so, as for a missing one.
+                    Some(_) | None => {
+                        pr.f.prec = None;
+                        pr.out.push_str("%!(BADPREC)");
+                    }
                 }
                 after_index = false;
             } else {
