@@ -198,7 +198,9 @@ fn next_chunk(layout: &str) -> Option<(usize, Chunk, usize)> {
     None
 }
 
-/// Formats `t` with a Go layout string.
+/// Formats `t` with a Go layout string. `MST` prints `UTC` at offset zero, the local zone's
+/// abbreviation from the zone database (`CEST`) when `t` is at the local zone's offset of
+/// that moment, else the numeric offset (`+0530`), as Go does for a zone without a name.
 // One arm per layout element, mirroring `next_chunk`.
 #[allow(clippy::too_many_lines)]
 pub fn format(t: &DateTime<FixedOffset>, layout: &str) -> String {
