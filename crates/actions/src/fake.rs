@@ -315,7 +315,12 @@ impl ContainerClient for FakeEngine {
     async fn stop_container(&self, id: &str, options: StopOptions) -> Result<()> {
         self.with(|s| {
             let i = s.position(id)?;
-            let name = s.containers[i].name.clone();
+            // Updates rename a container aside before they stop it: calls and injected
+            // failures name it by its original name.
+            let c = &s.containers[i];
+            let name = crate::reconcile::original_name(c)
+                .unwrap_or(&c.name)
+                .to_owned();
             s.log(format!(
                 "stop {name} {} {}s",
                 options.signal,

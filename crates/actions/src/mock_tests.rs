@@ -95,15 +95,16 @@ fn expect_pull(mock: &mut MockContainerClient, seq: &mut Sequence, reference: &s
         .returning(move |_, _| Ok(to.clone()));
 }
 
-/// Stop with SIGTERM and the default timeout, then rename aside.
+/// Rename aside, then stop with SIGTERM and the default timeout (renamed first, so that a
+/// process killed during the stop leaves a container the next session recognises).
 fn expect_stop_and_set_aside(mock: &mut MockContainerClient, seq: &mut Sequence, c: &Container) {
-    mock.expect_stop_container()
-        .with(eq(c.id.clone()), eq(sigterm_within(10)))
+    mock.expect_rename_container()
+        .with(eq(c.id.clone()), eq(aside_name(c)))
         .times(1)
         .in_sequence(seq)
         .returning(|_, _| Ok(()));
-    mock.expect_rename_container()
-        .with(eq(c.id.clone()), eq(aside_name(c)))
+    mock.expect_stop_container()
+        .with(eq(c.id.clone()), eq(sigterm_within(10)))
         .times(1)
         .in_sequence(seq)
         .returning(|_, _| Ok(()));
@@ -280,16 +281,16 @@ async fn a_stale_container_is_replaced_in_the_safe_order() {
         let mut mock = engine_with(std::slice::from_ref(&web), old_image(APP));
         let mut seq = Sequence::new();
         expect_pull(&mut mock, &mut seq, APP, new_image(APP));
-        mock.expect_stop_container()
-            .with(eq(old.clone()), eq(sigterm_within(10)))
-            .times(1)
-            .in_sequence(&mut seq)
-            .returning(|_, _| Ok(()));
         mock.expect_rename_container()
             .with(
                 eq(old.clone()),
                 eq(format!("web-wt-old-{}", web.short_id())),
             )
+            .times(1)
+            .in_sequence(&mut seq)
+            .returning(|_, _| Ok(()));
+        mock.expect_stop_container()
+            .with(eq(old.clone()), eq(sigterm_within(10)))
             .times(1)
             .in_sequence(&mut seq)
             .returning(|_, _| Ok(()));

@@ -94,8 +94,8 @@ async fn a_stale_container_is_replaced_step_by_step() {
         ]),
         [
             "pull app:latest".to_owned(),
-            "stop web SIGTERM 10s".to_owned(),
             format!("rename web -> {aside}"),
+            "stop web SIGTERM 10s".to_owned(),
             "create web from app:latest".to_owned(),
             "connect web".to_owned(),
             "start web".to_owned(),
@@ -222,8 +222,8 @@ async fn the_rollback_steps_are_exact() {
         u.client()
             .calls_of(&["stop", "rename", "create", "connect", "start", "remove"]),
         [
-            "stop web SIGTERM 10s".to_owned(),
             format!("rename web -> {aside}"),
+            "stop web SIGTERM 10s".to_owned(),
             "create web from app:latest".to_owned(),
             "connect web".to_owned(),
             "start web".to_owned(),
@@ -1170,14 +1170,14 @@ async fn rolling_restart_updates_one_container_at_a_time() {
     assert_eq!(
         u.client().calls_of(&steps),
         [
-            "stop a SIGTERM 10s".to_owned(),
             format!("rename a -> {}", aside_name(&a)),
+            "stop a SIGTERM 10s".to_owned(),
             "create a from app:latest".to_owned(),
             "start a".to_owned(),
             "wait_ready a 7s".to_owned(),
             format!("remove {}", aside_name(&a)),
-            "stop b SIGTERM 10s".to_owned(),
             format!("rename b -> {}", aside_name(&b)),
+            "stop b SIGTERM 10s".to_owned(),
             "create b from app:latest".to_owned(),
             "start b".to_owned(),
             "wait_ready b 7s".to_owned(),

@@ -145,7 +145,8 @@ impl<C: ContainerClient + ?Sized> Protocol<'_, C> {
         }
     }
 
-    /// Pre-update hook, stop, rename aside (or, with `--no-restart`, stop and remove).
+    /// Pre-update hook, rename aside, stop (or, with `--no-restart`, stop and remove; a
+    /// `--rm` container is stopped and waited for until the engine removed it).
     pub(crate) async fn stop(&self, job: Job) -> StopPhase {
         let c = &job.container;
         let spec = RecreateSpec::build(c, &job.old_image, &job.new_image, &job.reference);
@@ -189,6 +190,23 @@ impl<C: ContainerClient + ?Sized> Protocol<'_, C> {
             None
         };
 
+        // Renamed aside before it is stopped: whatever happens from here on (the process
+        // killed during the stop included), the container carries our name, so the next
+        // session tells it from one a user stopped and settles it (`reconcile`).
+        let renames = !self.params.no_restart && !c.host_config.auto_remove();
+        let aside = if renames {
+            match self.rename_aside(c).await {
+                Ok(aside) => Some(aside),
+                Err(outcome) => {
+                    self.release_volumes(&volume_holder_name(c), holder.as_deref())
+                        .await;
+                    return StopPhase::Done(outcome);
+                }
+            }
+        } else {
+            None
+        };
+
         info!(container = %c.name, signal = %labels::stop_signal_of(c), "stopping");
         if let Err(err) = self
             .client
@@ -196,7 +214,7 @@ impl<C: ContainerClient + ?Sized> Protocol<'_, C> {
             .await
         {
             error!(container = %c.name, error = %err, "stopping failed");
-            let rollback = self.restart_if_stopped(c, running).await;
+            let rollback = self.put_back(c, aside.as_deref(), running).await;
             self.release_volumes(&volume_holder_name(c), holder.as_deref())
                 .await;
             return StopPhase::Done(failed(FailedStep::Stop, err.to_string(), rollback));
@@ -220,15 +238,18 @@ impl<C: ContainerClient + ?Sized> Protocol<'_, C> {
         }
 
         let holder_name = volume_holder_name(&job.container);
-        let phase = self
-            .set_aside(Stopped {
-                spec,
-                was_running: running,
-                aside: None,
-                auto_removed: false,
-                job,
-            })
-            .await;
+        let stopped = Stopped {
+            spec,
+            was_running: running,
+            aside,
+            auto_removed: false,
+            job,
+        };
+        let phase = if stopped.job.container.host_config.auto_remove() {
+            self.wait_removed(stopped).await
+        } else {
+            StopPhase::Stopped(Box::new(stopped))
+        };
         // The old container is gone (or back): nothing deletes the held volumes any more.
         self.release_volumes(&holder_name, holder.as_deref()).await;
         phase
@@ -312,41 +333,60 @@ impl<C: ContainerClient + ?Sized> Protocol<'_, C> {
         }
     }
 
-    /// Moves the stopped old container out of the way of its replacement: renamed aside, or
-    /// (started with `--rm`) waited for until the engine has removed it.
-    async fn set_aside(&self, mut stopped: Stopped) -> StopPhase {
-        let running = stopped.was_running;
-        if stopped.job.container.host_config.auto_remove() {
-            if let Err(reason) = self.wait_until_gone(&stopped.job.container).await {
-                let rollback = self
-                    .restart_if_stopped(&stopped.job.container, running)
-                    .await;
-                return StopPhase::Done(failed(FailedStep::Stop, reason, rollback));
-            }
-            stopped.auto_removed = true;
-            return StopPhase::Stopped(Box::new(stopped));
-        }
-        let aside = aside_name(&stopped.job.container);
-        let c = &stopped.job.container;
+    /// Renames the running old container aside, before it is stopped. Nothing was stopped
+    /// when this fails, and the container keeps its name.
+    async fn rename_aside(&self, c: &Container) -> Result<String, Outcome> {
+        let aside = aside_name(c);
         match self.rename_verified(c, &aside).await {
             Ok(()) => {
                 debug!(container = %c.name, aside = %aside, "renamed aside");
-                stopped.aside = Some(aside);
-            }
-            Err(ClientError::NotFound { .. }) => {
-                warn!(container = %c.name, "the container removed itself when it stopped");
-                stopped.auto_removed = true;
+                Ok(aside)
             }
             Err(err) => {
                 error!(container = %c.name, error = %err, "renaming aside failed");
-                let rollback = self.restart_if_stopped(c, running).await;
-                return StopPhase::Done(failed(
-                    FailedStep::Rename,
-                    format!("renaming to {aside}: {err}"),
-                    rollback,
-                ));
+                let reason = format!("renaming to {aside}: {err}");
+                Err(match err {
+                    ClientError::NotFound { .. } => Outcome::Failed {
+                        step: FailedStep::Rename,
+                        reason: format!("{reason}; the container is gone"),
+                        restored: false,
+                    },
+                    _ => Outcome::Failed {
+                        step: FailedStep::Rename,
+                        reason,
+                        restored: true,
+                    },
+                })
             }
         }
+    }
+
+    /// After a failed stop: the old container gets its name back (when it was renamed
+    /// aside) and runs again if it ran.
+    async fn put_back(
+        &self,
+        c: &Container,
+        aside: Option<&str>,
+        was_running: bool,
+    ) -> Result<(), String> {
+        if aside.is_some() {
+            let original = c.name.trim_start_matches('/');
+            self.rename_verified(c, original)
+                .await
+                .map_err(|e| format!("renaming back to {original}: {e}"))?;
+        }
+        self.restart_if_stopped(c, was_running).await
+    }
+
+    /// A stopped `--rm` container: waited for until the engine has removed it.
+    async fn wait_removed(&self, mut stopped: Stopped) -> StopPhase {
+        if let Err(reason) = self.wait_until_gone(&stopped.job.container).await {
+            let rollback = self
+                .restart_if_stopped(&stopped.job.container, stopped.was_running)
+                .await;
+            return StopPhase::Done(failed(FailedStep::Stop, reason, rollback));
+        }
+        stopped.auto_removed = true;
         StopPhase::Stopped(Box::new(stopped))
     }
 
@@ -394,6 +434,7 @@ impl<C: ContainerClient + ?Sized> Protocol<'_, C> {
                 .client
                 .remove_container(&st.job.container.id, self.params.remove_volumes)
                 .await
+            && !matches!(err, ClientError::NotFound { .. })
         {
             let aside = st.aside.as_deref().unwrap_or_default();
             error!(container = %name, error = %err, aside = %aside, "removing the old container failed");
@@ -508,10 +549,16 @@ impl<C: ContainerClient + ?Sized> Protocol<'_, C> {
         if st.auto_removed {
             return self.recreate_from_old_image(st).await;
         }
-        if let Some(aside) = &st.aside
-            && let Err(err) = self.client.rename_container(&c.id, name).await
-        {
-            return Err(format!("renaming {aside} back to {name}: {err}"));
+        if let Some(aside) = &st.aside {
+            match self.rename_verified(c, name).await {
+                Ok(()) => {}
+                // It removed itself when it stopped (renamed aside first, it was not
+                // flagged `--rm`): made again from its old image.
+                Err(ClientError::NotFound { .. }) => {
+                    return self.recreate_from_old_image(st).await;
+                }
+                Err(err) => return Err(format!("renaming {aside} back to {name}: {err}")),
+            }
         }
         if st.was_running
             && !st.job.self_update

@@ -350,8 +350,13 @@ async fn depends_on_order_is_followed_by_the_engine() -> anyhow::Result<()> {
             .map(|(_, n)| n.clone())
             .collect()
     };
+    // Stopped after being renamed aside: every stop happens under watchtower's name.
+    assert!(
+        of("die").iter().all(|n| n.contains("-wt-old-")),
+        "{events:?}"
+    );
     assert_eq!(
-        of("die"),
+        of("die").iter().map(|n| original(n)).collect::<Vec<_>>(),
         [web.clone(), api.clone(), db.clone()],
         "{events:?}"
     );
@@ -468,6 +473,7 @@ async fn rolling_restart_replaces_one_container_at_a_time() -> anyhow::Result<()
         .await?
         .into_iter()
         .filter(|(action, _)| action == "die" || action == "start")
+        .map(|(action, name)| (action, original(&name)))
         .collect();
     assert_eq!(events.len(), 4, "{events:?}");
     let first = events[0].1.clone();
@@ -874,4 +880,11 @@ async fn containers_started_with_rm_keep_their_anonymous_volumes() -> anyhow::Re
     expected.sort();
     assert_eq!(w.container_names().await?, expected);
     Ok(())
+}
+
+/// The name a container had before an update renamed it aside (`<name>-wt-old-<id>`).
+fn original(name: &str) -> String {
+    name.rsplit_once("-wt-old-")
+        .map_or(name, |(original, _)| original)
+        .to_owned()
 }
