@@ -147,7 +147,11 @@ async fn a_broken_template_is_reported_and_the_default_is_used() -> anyhow::Resu
         .iter()
         .filter(|l| l.contains("Could not use configured notification template"))
         .collect();
-    assert_eq!(problems.len(), 1, "one line for the broken template: {log:#?}");
+    assert_eq!(
+        problems.len(),
+        1,
+        "one line for the broken template: {log:#?}"
+    );
     assert!(problems[0].contains("level=error"), "{}", problems[0]);
     assert!(
         problems[0].contains("using the default template"),
