@@ -13,6 +13,8 @@ use oci_spec::distribution::{ParseError, Reference};
 
 use crate::Error;
 
+mod grammar;
+
 /// The registry domain Docker Hub references normalise to (`nginx` is `docker.io/library/nginx`).
 pub const DOCKER_HUB_DOMAIN: &str = "docker.io";
 /// The host used for Docker Hub API calls and credential look-ups, as the original did.
@@ -23,9 +25,11 @@ pub const DOCKER_HUB_CONFIG_KEY: &str = "https://index.docker.io/v1/";
 /// A normalised image reference: `nginx` is `docker.io/library/nginx:latest`,
 /// `index.docker.io/nginx` the same, `127.0.0.1:5000/app` is `127.0.0.1:5000/app:latest`.
 ///
-/// Parsing is done by [`oci_spec::distribution::Reference`] (a port of Docker's
-/// `distribution/reference`); this type adds the checks Docker makes on top (image IDs are not
-/// references, repository names and digests are lower-case) and the names this project needs.
+/// The grammar is Docker's `distribution/reference`, checked by hand (`reference/grammar.rs`:
+/// its regular expression cost ~19 MB of heap for the life of the daemon); the parts are kept
+/// in an [`oci_spec::distribution::Reference`], normalised as its parser does. This type adds
+/// the checks Docker makes on top (image IDs are not references, repository names and digests
+/// are lower-case) and the names this project needs.
 ///
 /// Two references are equal when they name the same thing: `nginx` equals
 /// `docker.io/library/nginx:latest` (whether the tag was written is remembered, see
@@ -80,7 +84,7 @@ impl ImageReference {
         if input.trim() != input {
             return Err(invalid("leading or trailing whitespace"));
         }
-        let inner = Reference::from_str(input).map_err(|e| {
+        let inner = parse_reference(input).map_err(|e| {
             let reason = match e {
                 ParseError::ReferenceInvalidFormat if has_upper_case_path(input) => {
                     ParseError::NameContainsUppercase.to_string()
@@ -157,6 +161,61 @@ impl ImageReference {
     /// The token scope for pulling this repository: `repository:<path>:pull`.
     pub fn pull_scope(&self) -> String {
         format!("repository:{}:pull", self.repository())
+    }
+}
+
+/// What `oci_spec`'s `Reference::try_from` does, with the grammar checked by hand: the same
+/// errors in the same order, the same normalisation (`split_domain`, the default tag).
+fn parse_reference(input: &str) -> Result<Reference, ParseError> {
+    const NAME_TOTAL_LENGTH_MAX: usize = 255;
+    if input.is_empty() {
+        return Err(ParseError::NameEmpty);
+    }
+    let (name, tag, digest) = grammar::split(input).ok_or(ParseError::ReferenceInvalidFormat)?;
+    let (registry, repository) = split_domain(name);
+    if repository.len() > NAME_TOTAL_LENGTH_MAX {
+        return Err(ParseError::NameTooLong);
+    }
+    if let Some(digest) = digest {
+        let expected = match digest.split_once(':') {
+            None => return Err(ParseError::DigestInvalidFormat),
+            Some(("sha256", _)) => 64,
+            Some(("sha384", _)) => 96,
+            Some(("sha512", _)) => 128,
+            Some(_) => return Err(ParseError::DigestUnsupported),
+        };
+        if digest.len() - digest.find(':').map_or(0, |i| i + 1) != expected {
+            return Err(ParseError::DigestInvalidLength);
+        }
+    }
+    Ok(match (tag, digest) {
+        (Some(tag), Some(digest)) => {
+            Reference::with_tag_and_digest(registry, repository, tag.to_owned(), digest.to_owned())
+        }
+        (None, Some(digest)) => Reference::with_digest(registry, repository, digest.to_owned()),
+        (tag, None) => {
+            Reference::with_tag(registry, repository, tag.unwrap_or("latest").to_owned())
+        }
+    })
+}
+
+/// Docker's `splitDomain` (`distribution/reference/normalize.go`), as `oci_spec` ports it: the
+/// first component is a domain when it has a `.` or `:` or is `localhost`; Docker Hub's legacy
+/// `index.docker.io` is `docker.io`, whose one-component names are under `library/`.
+fn split_domain(name: &str) -> (String, String) {
+    let (domain, remainder) = match name.split_once('/') {
+        Some((left, right)) if left.contains(['.', ':']) || left == "localhost" => (left, right),
+        _ => (DOCKER_HUB_DOMAIN, name),
+    };
+    let domain = if domain == DOCKER_HUB_API_HOST {
+        DOCKER_HUB_DOMAIN
+    } else {
+        domain
+    };
+    if domain == DOCKER_HUB_DOMAIN && !remainder.contains('/') {
+        (domain.to_owned(), format!("library/{remainder}"))
+    } else {
+        (domain.to_owned(), remainder.to_owned())
     }
 }
 
