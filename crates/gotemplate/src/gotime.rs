@@ -27,6 +27,16 @@ const LONG_DAYS: [&str; 7] = [
     "Sunday",
 ];
 
+/// The English name of `t`'s month, as Go's `time.Month.String` (`January` ...).
+pub fn month_name(t: &DateTime<FixedOffset>) -> &'static str {
+    LONG_MONTHS[t.month0() as usize]
+}
+
+/// The English name of `t`'s weekday, as Go's `time.Weekday.String` (`Sunday` ...).
+pub fn weekday_name(t: &DateTime<FixedOffset>) -> &'static str {
+    LONG_DAYS[t.weekday().num_days_from_monday() as usize]
+}
+
 /// `time.RFC3339Nano`, what Go's JSON encoding of a time uses.
 pub const RFC3339_NANO: &str = "2006-01-02T15:04:05.999999999Z07:00";
 /// The layout of Go's `Time.String()` (without the monotonic clock reading).

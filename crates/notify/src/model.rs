@@ -377,30 +377,6 @@ impl Object for LevelObj {
 
 struct TimeObj(DateTime<FixedOffset>);
 
-const MONTHS: [&str; 12] = [
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-];
-const WEEKDAYS: [&str; 7] = [
-    "Sunday",
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-];
-
 /// A named integer that prints as a name (`time.Month`, `time.Weekday`).
 struct NamedInt(&'static str, i64, &'static str);
 
@@ -453,7 +429,7 @@ impl Object for TimeObj {
             "UnixMilli" => Value::Int(t.timestamp_millis()),
             "Year" => Value::Int(i64::from(t.year())),
             "Month" => Value::object(NamedInt(
-                MONTHS[t.month0() as usize],
+                gotime::month_name(t),
                 i64::from(t.month()),
                 "time.Month",
             )),
@@ -465,7 +441,11 @@ impl Object for TimeObj {
             "Nanosecond" => Value::Int(i64::from(t.nanosecond() % 1_000_000_000)),
             "Weekday" => {
                 let n = t.weekday().num_days_from_sunday();
-                Value::object(NamedInt(WEEKDAYS[n as usize], i64::from(n), "time.Weekday"))
+                Value::object(NamedInt(
+                    gotime::weekday_name(t),
+                    i64::from(n),
+                    "time.Weekday",
+                ))
             }
             "UTC" => Value::object(TimeObj(t.with_timezone(&Utc).fixed_offset())),
             "Local" => Value::object(TimeObj(*t)),
