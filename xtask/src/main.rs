@@ -16,6 +16,7 @@
 //! `cargo xtask ci` is the test command named in the README and called by `.ci/run`.
 
 mod bench_cycle;
+mod bench_memory;
 mod bench_registry;
 mod ci;
 mod deps;
@@ -60,10 +61,16 @@ const BENCHES: &[(&str, &str)] = &[
         "one session over 100 containers and 25 images: nothing new, then 5 images new; \
          wall time, registry requests, pulls, engine calls, peak memory",
     ),
+    (
+        "memory",
+        "the real binary as a daemon (--interval 5) over 20 containers: VmRSS after start-up, \
+         after 1, 3 and 10 sessions, VmHWM [--release] [--containers N] [--images K] [--sessions S]",
+    ),
 ];
 
-fn bench(name: Option<&str>) -> anyhow::Result<()> {
+fn bench(name: Option<&str>, args: &[String]) -> anyhow::Result<()> {
     match name {
+        Some("memory") => bench_memory::run(args),
         Some("registry") => bench_registry::run(),
         Some("cycle") => bench_cycle::run(),
         other => {
@@ -88,7 +95,10 @@ fn main() -> ExitCode {
     let result = match args.first().map(String::as_str) {
         Some("ci") => ci::run(),
         Some("deps") => deps::ensure_all(),
-        Some("bench") => bench(args.get(1).map(String::as_str)),
+        Some("bench") => bench(
+            args.get(1).map(String::as_str),
+            args.get(2..).unwrap_or(&[]),
+        ),
         Some("man") => man::run(&args[1..]),
         Some("dist") => dist::run(&args[1..]),
         Some("engine-26") => second_engine::run(second_engine::ENGINE_26, &args[1..]),
