@@ -23,16 +23,11 @@ use watchtower_notify::model::{FieldValue, Level, LogEntry, TemplateData};
 use watchtower_notify::template::Template;
 use watchtower_session_report::{ContainerRef, ContainerReport, FailedStep, Report, ReportBuilder};
 
+mod support;
+use support::{hex, sha};
+
 const ZONE: &str = "Europe/Berlin";
 const TEST_NAME: &str = "templates_render_as_go_renders_them";
-
-fn hex(c: char) -> String {
-    std::iter::repeat_n(c, 64).collect()
-}
-
-fn sha(c: char) -> String {
-    format!("sha256:{}", hex(c))
-}
 
 fn report() -> Report {
     let web = ContainerRef::new(hex('1'), "/web", "nginx:1.27", sha('a'));

@@ -10,13 +10,8 @@ use watchtower_notify::template::Template;
 use watchtower_notify::templates::{self, built_in};
 use watchtower_session_report::{ContainerRef, FailedStep, Report, ReportBuilder};
 
-fn hex(c: char) -> String {
-    std::iter::repeat_n(c, 64).collect()
-}
-
-fn sha(c: char) -> String {
-    format!("sha256:{}", hex(c))
-}
+mod support;
+use support::{hex, sha};
 
 fn report() -> Report {
     let web = ContainerRef::new(hex('1'), "/web", "nginx:1.27", sha('a'));

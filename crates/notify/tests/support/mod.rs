@@ -137,3 +137,13 @@ async fn answer(path: &str) -> Response {
     }
     (StatusCode::OK, "{}").into_response()
 }
+
+/// A 64-digit hex ID made of `c` (`hex('1')` is a container ID).
+pub(crate) fn hex(c: char) -> String {
+    std::iter::repeat_n(c, 64).collect()
+}
+
+/// A `sha256:` digest or image ID made of `c`.
+pub(crate) fn sha(c: char) -> String {
+    format!("sha256:{}", hex(c))
+}
