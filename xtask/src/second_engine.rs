@@ -59,7 +59,8 @@ const HOST_BRIDGE: &str = "docker0";
 const E2E_VAR: &str = "WATCHTOWER_E2E";
 /// The test targets (file names under `tests/`) run against the second engine:
 /// `watchtower-container-client`'s engine tests, `watchtower-actions`' sessions and self-update,
-/// and the binary's end-to-end suite (`tests/`: updates, notifications, secrets, signals).
+/// and the binary's end-to-end suite (`tests/`: updates, notifications, secrets, signals, a
+/// process killed during a stop).
 const TEST_TARGETS: &[&str] = &[
     "docker_engine",
     "engine_versions",
@@ -70,6 +71,7 @@ const TEST_TARGETS: &[&str] = &[
     "notifications",
     "secrets",
     "signals",
+    "killed",
 ];
 /// Polling interval while waiting for the daemon.
 const POLL: Duration = Duration::from_millis(200);
