@@ -195,7 +195,13 @@ async fn watch(
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .kill_on_drop(true);
-    for key in ["DOCKER_HOST", "MALLOC_ARENA_MAX", "GLIBC_TUNABLES", "TZ"] {
+    for key in [
+        "DOCKER_HOST",
+        "MALLOC_ARENA_MAX",
+        "GLIBC_TUNABLES",
+        "TOKIO_WORKER_THREADS",
+        "TZ",
+    ] {
         if let Some(value) = std::env::var_os(key) {
             command.env(key, value);
         }
