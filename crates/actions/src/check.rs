@@ -47,6 +47,11 @@ pub(crate) struct Entry {
     /// The image the container runs, inspected.
     pub(crate) old_image: Option<Image>,
     pub(crate) verdict: Verdict,
+    /// The digest the registry serves for the reference, when it answered `Stale` (for
+    /// `watchtower check`; the update does not use it).
+    pub(crate) remote_digest: Option<String>,
+    /// Whether the registry answered `Fresh` (it serves the digest the container runs).
+    pub(crate) registry_fresh: bool,
 }
 
 impl Entry {
@@ -135,6 +140,8 @@ where
             container,
             image_name,
             verdict: Verdict::Fresh,
+            remote_digest: None,
+            registry_fresh: false,
         });
     }
 
@@ -183,6 +190,13 @@ where
         .await;
 
     for (entry, route) in entries.iter_mut().zip(routes) {
+        match route.answer(&answers) {
+            Some(Freshness::Stale { remote_digest }) => {
+                entry.remote_digest = Some(remote_digest.clone());
+            }
+            Some(Freshness::Fresh) => entry.registry_fresh = true,
+            _ => {}
+        }
         entry.verdict = match route {
             Route::Decided(verdict) => verdict,
             Route::Local => match local.get(entry.image_name.as_str()) {

@@ -109,6 +109,7 @@ mod instances;
 mod labels;
 mod order;
 mod params;
+mod plan;
 mod reconcile;
 mod registry;
 mod update;
@@ -122,6 +123,7 @@ pub use instances::{
 };
 pub use order::dependencies_of;
 pub use params::{CancelToken, Params};
+pub use plan::{CheckAction, CheckPlan, CheckState, CheckedContainer};
 pub use reconcile::{Reconciled, original_name, reconcile};
 pub use registry::RegistryChecker;
 pub use update::{ASIDE_MARKER, HOLDER_MARKER, aside_name, volume_holder_name};

@@ -1109,6 +1109,77 @@ async fn containers_depending_on_an_updated_one_are_recreated_too() {
     assert_eq!(u.client().calls_of(&["pull"]), ["pull db:16"]);
 }
 
+/// `check_plan` answers from the update's own decision: the order, the dependents that
+/// would follow, monitor-only and cycles; and it changes nothing.
+#[tokio::test]
+async fn the_check_plan_says_what_an_update_would_do_and_changes_nothing() {
+    use crate::{CheckAction, CheckState};
+    let (e, r) = (FakeEngine::new(), FakeRegistry::new());
+    stale_image(&e, &r, "db:16");
+    stale_image(&e, &r, "app:latest");
+    fresh_image(&e, "web:1");
+    fresh_image(&e, "tool:1");
+    e.run_with("web", "web:1", |c| c.links = vec!["db".into()]);
+    e.run_with("sidecar", "tool:1", |c| {
+        c.network_mode = NetworkMode::Container("web".into());
+    });
+    e.run_with("watcher", "db:16", |c| {
+        c.labels.insert(label::MONITOR_ONLY.into(), "true".into());
+    });
+    e.run_with("a", "app:latest", labelled(&[(label::DEPENDS_ON, "b")]));
+    e.run_with("b", "app:latest", labelled(&[(label::DEPENDS_ON, "a")]));
+    e.run("db", "db:16");
+    let u = updater(e, r, Params::default());
+    let plan = u.check_plan(&Filter::all()).await.unwrap();
+    let calls = u.client().calls();
+    assert!(
+        calls
+            .iter()
+            .all(|c| c == "list" || c.starts_with("inspect_image")),
+        "{calls:?}"
+    );
+    let get = |name: &str| {
+        plan.containers
+            .iter()
+            .find(|c| c.name == name)
+            .unwrap_or_else(|| panic!("{name} not in {plan:#?}"))
+    };
+    let db = get("db");
+    assert_eq!(db.state, CheckState::Stale);
+    assert_eq!(db.action, CheckAction::Update);
+    assert_eq!(db.order, Some(1));
+    assert_eq!(db.dependents, ["web", "sidecar"]);
+    assert_eq!(db.local_digest.as_deref(), Some("sha256:d1"));
+    assert_eq!(db.remote_digest.as_deref(), Some("sha256:remote"));
+    let web = get("web");
+    assert_eq!(web.state, CheckState::Fresh);
+    assert_eq!((web.action, web.order), (CheckAction::Restart, Some(2)));
+    assert_eq!(
+        web.remote_digest.as_deref(),
+        Some("sha256:d1"),
+        "fresh: the same"
+    );
+    assert!(web.dependents.is_empty());
+    assert_eq!(get("sidecar").order, Some(3));
+    let watcher = get("watcher");
+    assert_eq!(watcher.state, CheckState::Stale);
+    assert!(watcher.monitor_only);
+    assert_eq!(watcher.action, CheckAction::None);
+    assert_eq!(watcher.reason.as_deref(), Some("monitor-only: not updated"));
+    for name in ["a", "b"] {
+        let x = get(name);
+        assert_eq!(x.state, CheckState::Stale, "{name}");
+        assert_eq!(x.action, CheckAction::None, "{name}");
+        assert_eq!(
+            x.reason.as_deref(),
+            Some("not updated: circular dependency between a, b"),
+            "{name}"
+        );
+    }
+    assert!(plan.any_stale());
+    assert_eq!(plan.failed().count(), 0);
+}
+
 #[tokio::test]
 async fn a_cycle_fails_only_its_members() {
     let (e, r) = (FakeEngine::new(), FakeRegistry::new());

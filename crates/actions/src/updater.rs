@@ -8,6 +8,7 @@ use watchtower_session_report::{FailedStep, Report, ReportBuilder};
 
 use crate::check::{self, Entry, Mode, Verdict};
 use crate::order::Ordering;
+use crate::plan::CheckPlan;
 use crate::reconcile::{Reconciled, original_name, reconcile};
 use crate::update::{Job, Outcome, Protocol, StopPhase, Stopped};
 use crate::{Error, Filter, FreshnessChecker, Params, image_ref, labels};
@@ -79,6 +80,32 @@ where
         let report = report.build();
         log_done(&report);
         Ok(report)
+    }
+
+    /// What [`check`](Self::check) finds, in detail, and what an update would do about it:
+    /// for each selected container its state, digests, and whether (and in which order) an
+    /// update would recreate it. The same registry questions as `check` (manifest `HEAD`s
+    /// only) and the same ordering as [`update`](Self::update); nothing is pulled or
+    /// touched.
+    pub async fn check_plan(&self, filter: &Filter) -> Result<CheckPlan, Error> {
+        let selected = self.list(filter).await?;
+        info!(
+            notify = "no",
+            containers = selected.len(),
+            "checking containers (no changes)"
+        );
+        let entries = check::check_containers(
+            &self.client,
+            &self.registry,
+            &self.params,
+            selected,
+            Mode::Check,
+        )
+        .await;
+        let decision = decide(&self.params, &entries, |v| {
+            matches!(v, Verdict::Stale { .. })
+        });
+        Ok(CheckPlan::new(&self.params, &entries, &decision))
     }
 
     /// Runs one update session: settles interrupted updates, runs pre-check hooks, checks
@@ -196,41 +223,15 @@ where
     /// Decides which containers are recreated, in which order: stale ones that are not
     /// monitor-only, then their dependents; containers caught in a dependency cycle fail.
     fn plan(&self, entries: &mut [Entry]) -> Vec<Job> {
-        let containers: Vec<Container> = entries.iter().map(|e| e.container.clone()).collect();
-        let ordering = Ordering::of(&containers);
-        let monitor_only: Vec<bool> = entries
-            .iter()
-            .map(|e| check::monitor_only(&self.params, &e.container))
-            .collect();
-        let mut restart: Vec<bool> = entries
-            .iter()
-            .zip(&monitor_only)
-            .map(|(e, &m)| !m && matches!(e.verdict, Verdict::Stale { latest: Some(_) }))
-            .collect();
-        for (&i, description) in &ordering.cycles {
-            if restart[i] {
-                entries[i].verdict =
-                    Verdict::Failed(FailedStep::DependencyCycle, description.clone());
-                restart[i] = false;
-            }
-        }
-        let eligible: Vec<bool> = entries
-            .iter()
-            .zip(&monitor_only)
-            .map(|(e, &m)| !m && matches!(e.verdict, Verdict::Fresh) && e.old_image.is_some())
-            .collect();
-        ordering.propagate(&mut restart, |i| eligible[i]);
-        // A cycle member that would have to follow an updated dependency fails too.
-        for (&i, description) in &ordering.cycles {
-            let needs = ordering.deps[i]
-                .iter()
-                .any(|&d| restart[d] && !ordering.cycles.contains_key(&d));
-            if needs && eligible[i] {
-                entries[i].verdict = Verdict::Failed(
-                    FailedStep::DependencyCycle,
-                    format!("{description}; it depends on a container that is being updated"),
-                );
-            }
+        let Decision {
+            ordering,
+            restart,
+            cycle_failures,
+        } = decide(&self.params, entries, |v| {
+            matches!(v, Verdict::Stale { latest: Some(_) })
+        });
+        for (i, reason) in cycle_failures {
+            entries[i].verdict = Verdict::Failed(FailedStep::DependencyCycle, reason);
         }
 
         let mut jobs = Vec::new();
@@ -347,6 +348,68 @@ where
                 Err(err) => error!(image = %image, error = %err, "removing old image failed"),
             }
         }
+    }
+}
+
+/// Which containers a session recreates, in which order (see [`Updater::plan`]); shared by
+/// the update and by [`Updater::check_plan`], so that both answer alike.
+pub(crate) struct Decision {
+    pub(crate) ordering: Ordering,
+    /// Index -> recreated (stale and updated, or following an updated dependency).
+    pub(crate) restart: Vec<bool>,
+    /// Stale or following containers caught in a dependency cycle, with the reason.
+    pub(crate) cycle_failures: Vec<(usize, String)>,
+}
+
+/// Stale ones (as `is_stale` says) that are not monitor-only restart, then their
+/// dependents that are fresh; cycle members neither restart nor pass a restart on.
+pub(crate) fn decide(
+    params: &Params,
+    entries: &[Entry],
+    is_stale: impl Fn(&Verdict) -> bool,
+) -> Decision {
+    let containers: Vec<Container> = entries.iter().map(|e| e.container.clone()).collect();
+    let ordering = Ordering::of(&containers);
+    let monitor_only: Vec<bool> = entries
+        .iter()
+        .map(|e| check::monitor_only(params, &e.container))
+        .collect();
+    let mut restart: Vec<bool> = entries
+        .iter()
+        .zip(&monitor_only)
+        .map(|(e, &m)| !m && is_stale(&e.verdict))
+        .collect();
+    let mut cycle_failures = Vec::new();
+    let mut cycles: Vec<(&usize, &String)> = ordering.cycles.iter().collect();
+    cycles.sort_unstable();
+    for &(&i, description) in &cycles {
+        if restart[i] {
+            cycle_failures.push((i, description.clone()));
+            restart[i] = false;
+        }
+    }
+    let eligible: Vec<bool> = entries
+        .iter()
+        .zip(&monitor_only)
+        .map(|(e, &m)| !m && matches!(e.verdict, Verdict::Fresh) && e.old_image.is_some())
+        .collect();
+    ordering.propagate(&mut restart, |i| eligible[i]);
+    // A cycle member that would have to follow an updated dependency fails too.
+    for &(&i, description) in &cycles {
+        let needs = ordering.deps[i]
+            .iter()
+            .any(|&d| restart[d] && !ordering.cycles.contains_key(&d));
+        if needs && eligible[i] {
+            cycle_failures.push((
+                i,
+                format!("{description}; it depends on a container that is being updated"),
+            ));
+        }
+    }
+    Decision {
+        ordering,
+        restart,
+        cycle_failures,
     }
 }
 
