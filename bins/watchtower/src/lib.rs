@@ -11,10 +11,12 @@
 //! - [`app`]: all of that together, behind the [`sessions::SessionRunner`] seam;
 //! - [`wiring`]: the real parts (Docker, registries, notifications) plugged into [`app`];
 //! - [`notify_upgrade`]: the `notify-upgrade` subcommand (legacy notification settings as
-//!   URLs).
+//!   URLs);
+//! - [`check`]: the `check` subcommand (what is stale and what an update would do).
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod check;
 pub mod logging;
 pub mod notify_upgrade;
 pub mod scheduler;

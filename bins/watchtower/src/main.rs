@@ -1,6 +1,7 @@
 //! `watchtower`: parse the configuration, set up logging, build the runtime, run, and map
 //! the outcome to an exit code (0: done or stopped by a signal; 1: could not start, or a
-//! `--run-once` session could not run; 2: usage error). Everything else is in the library.
+//! `--run-once` session could not run; 2: usage error; `check` has its own, see
+//! `watchtower::check`). Everything else is in the library.
 
 use std::process::ExitCode;
 
@@ -34,6 +35,7 @@ fn main() -> ExitCode {
                 Err(err) => fail(&err),
             };
         }
+        Some(Command::Check(args)) => return watchtower::check::main(args, &ProcessEnv),
         None => {}
     }
     let config = match Config::resolve(&cli, &ProcessEnv) {

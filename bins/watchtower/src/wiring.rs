@@ -179,7 +179,7 @@ async fn start_and_run(config: Config, notifier: Notifier) -> Result<Exit, Start
 
 /// The registry side of sessions (`watchtower-actions`' adapter for the registry client),
 /// trusting what the engine trusts as insecure and pulling with the same credentials.
-fn registry_client(
+pub(crate) fn registry_client(
     config: &Config,
     tls: TlsSettings,
     engine: &watchtower_container_client::EngineInfo,

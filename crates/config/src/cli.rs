@@ -6,7 +6,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 
 use crate::flags::FLAGS;
 pub use crate::flags::Flags;
@@ -57,6 +57,61 @@ pub enum Command {
                       both sends every notification twice."
     )]
     NotifyUpgrade(Box<NotifyUpgradeArgs>),
+    /// Show which containers are stale and what an update would do, changing nothing.
+    #[command(
+        long_about = "Check the selected containers against their registries and show, for \
+                      each, whether its image is fresh, stale, skipped or could not be checked \
+                      (with the reason), the local and remote digests, and what an update \
+                      would do: which containers it would update or recreate, in which order, \
+                      and the dependents each update would restart. Containers are selected as \
+                      for an update: by name, --label-enable, --scope, --include-stopped, \
+                      --include-restarting, --disable-containers and the labels. Only manifest \
+                      HEAD requests are sent: nothing is pulled, no container is touched.",
+        after_help = "Exit status:\n  0  every selected container was checked, none is stale\n  \
+                      3  at least one container is stale (and every check succeeded)\n  \
+                      1  something could not be checked (the engine is unreachable, or the \
+                      registry check failed for some container); one line on stderr says what\n  \
+                      2  usage error"
+    )]
+    Check(Box<CheckArgs>),
+}
+
+/// `watchtower check`: the same options and container names as the main command, and the
+/// output format.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The output format: an aligned table, or JSON (documented in docs/check.md).
+    #[arg(long, value_enum, value_name = "FORMAT", default_value = "table")]
+    pub output: CheckOutput,
+
+    /// Check only these containers (exact names or patterns); all when none are given.
+    #[arg(value_name = "CONTAINER")]
+    pub names: Vec<String>,
+
+    /// Every option of the main command (the selection ones matter).
+    #[command(flatten)]
+    pub flags: Flags,
+}
+
+/// `watchtower check --output`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CheckOutput {
+    /// Aligned columns for people.
+    Table,
+    /// One JSON document (`"version": 1`) for scripts.
+    Json,
+}
+
+impl CheckArgs {
+    /// The main command's view of these options, for [`crate::Config::resolve`].
+    pub fn into_cli(self: Box<Self>) -> (CheckOutput, Cli) {
+        let cli = Cli {
+            command: None,
+            names: self.names,
+            flags: self.flags,
+        };
+        (self.output, cli)
+    }
 }
 
 /// `watchtower notify-upgrade`: the same options as the main command (only the notification
@@ -93,15 +148,26 @@ impl NotifyUpgradeArgs {
 /// (`--flag[=BOOL]`). Used for parsing, `--help`, completions and the man page.
 /// `notify-upgrade` accepts every option too, but its help shows only the notification ones.
 pub fn command() -> clap::Command {
-    with_env_and_defaults(Cli::command()).mut_subcommand("notify-upgrade", |sub| {
-        let mut sub = with_env_and_defaults(sub);
-        for spec in FLAGS {
-            if !spec.long.starts_with("notification") {
-                sub = sub.mut_arg(spec.id(), |arg| arg.hide(true));
+    with_env_and_defaults(Cli::command())
+        .mut_subcommand("notify-upgrade", |sub| {
+            let mut sub = with_env_and_defaults(sub);
+            for spec in FLAGS {
+                if !spec.long.starts_with("notification") {
+                    sub = sub.mut_arg(spec.id(), |arg| arg.hide(true));
+                }
             }
-        }
-        sub
-    })
+            sub
+        })
+        // `check` sends no notification: its help leaves those options out.
+        .mut_subcommand("check", |sub| {
+            let mut sub = with_env_and_defaults(sub);
+            for spec in FLAGS {
+                if spec.long.starts_with("notification") {
+                    sub = sub.mut_arg(spec.id(), |arg| arg.hide(true));
+                }
+            }
+            sub
+        })
 }
 
 fn with_env_and_defaults(mut cmd: clap::Command) -> clap::Command {
