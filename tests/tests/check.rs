@@ -327,3 +327,54 @@ async fn check_usage_error_exits_2() -> anyhow::Result<()> {
     assert!(stderr.contains("--output"), "{stderr}");
     Ok(())
 }
+
+/// A registry that is down: the container's line says `failed` with the reason, and the exit
+/// status is 1 with one line naming the container on stderr.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_with_the_registry_down_fails_with_one_line() -> anyhow::Result<()> {
+    let Some(engine) = Engine::require().await else {
+        return Ok(());
+    };
+    let registry = Registry::start(RegistryMode::Plain).await?;
+    let image =
+        FixtureImage::publish(&engine, &registry, "e2e/check-down", FixtureSpec::default()).await?;
+    let name = engine.unique_name("check-down");
+    engine
+        .run_container(
+            &name,
+            ContainerSpec::new(image.reference()).network_mode("none"),
+        )
+        .await?;
+    let before = identity(&engine, &name).await?;
+    // The registry process is killed; the image stays in the engine.
+    drop(registry);
+
+    let (code, json, stderr) = run_check(&["check", "--output", "json", &name]).await?;
+    assert_eq!(code, Some(1), "stdout:\n{json}\nstderr:\n{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&json)?;
+    assert_eq!(doc["summary"]["failed"], 1, "{doc:#}");
+    let line = &doc["containers"][0];
+    assert_eq!(line["name"], name.as_str(), "{doc:#}");
+    assert_eq!(line["state"], "failed", "{doc:#}");
+    assert!(
+        line["reason"].as_str().is_some_and(|r| !r.is_empty()),
+        "{doc:#}"
+    );
+    assert_eq!(line["remote_digest"], serde_json::Value::Null, "{doc:#}");
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("watchtower: "))
+        .collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(
+        errors[0].starts_with("watchtower: could not check 1 container(s): ")
+            && errors[0].contains(&name),
+        "{stderr}"
+    );
+    assert_eq!(
+        identity(&engine, &name).await?,
+        before,
+        "the container was touched"
+    );
+    Ok(())
+}
