@@ -32,7 +32,7 @@ const WATCHTOWER_LABEL: &str = "com.centurylinklabs.watchtower";
 const SCOPE_LABEL: &str = "com.centurylinklabs.watchtower.scope";
 /// Idle memory the running container may use while it waits for its schedule (issue 11), as
 /// `docker stats` counts it, before and after sessions that checked a registry (measured
-/// with `cargo xtask bench memory`: ~2 MiB in `docker stats`, 7.5 MiB VmRSS; it was 26 MiB
+/// with `cargo xtask bench memory`: ~2 MiB in `docker stats`, 7.5 MiB `VmRSS`; it was 26 MiB
 /// before references were checked without `oci_spec`'s regex).
 const IDLE_MEMORY_LIMIT: u64 = 10 * 1024 * 1024;
 /// Image size goal (issue 11), as `docker image inspect -f '{{.Size}}'` reports it.
