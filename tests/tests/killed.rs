@@ -47,9 +47,19 @@ async fn a_watchtower_killed_during_the_stop_leaves_a_container_the_next_session
     image.publish_next_version().await?;
 
     let watchtower = Watchtower::start(&["--run-once", "--stop-timeout", "8s", &name], &[])?;
-    watchtower
-        .wait_for_log("stopping", Duration::from_secs(120))
-        .await?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while !watchtower
+        .log()
+        .iter()
+        .any(|l| l.contains("stopping") && l.contains(&name))
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no stopping line: {:#?}",
+            watchtower.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     // The engine is now waiting out the stop timeout; the process dies in the middle.
     watchtower.signal("KILL")?;
     let code = watchtower.wait(Duration::from_secs(30)).await?;
