@@ -18,14 +18,11 @@
 use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::process::ExitCode;
-use std::time::SystemTime;
 
 use serde_json::{Value, json};
 use watchtower_actions::{CheckAction, CheckPlan, CheckState, CheckedContainer, Updater};
 use watchtower_config::cli::{CheckArgs, CheckOutput};
 use watchtower_config::{Config, Env};
-use watchtower_container_client::{ContainerClient as _, DockerClient};
-use watchtower_tls_config::TlsSettings;
 
 use crate::wiring::StartupError;
 
@@ -92,22 +89,7 @@ pub enum CheckError {
 }
 
 async fn check(config: &Config) -> Result<CheckPlan, CheckError> {
-    let tls = TlsSettings::from_flags(
-        config.registry.ca.as_deref(),
-        config.registry.ca_validate,
-        config.registry.insecure,
-        SystemTime::now(),
-    )
-    .map_err(StartupError::RegistryCa)?;
-    let engine_error = |source| StartupError::Engine {
-        host: config.docker.host.clone().unwrap_or_default(),
-        source,
-    };
-    let docker = DockerClient::connect(config.docker.clone())
-        .await
-        .map_err(engine_error)?;
-    let engine = docker.engine_info().await.map_err(engine_error)?;
-    let registry = crate::wiring::registry_client(config, tls, &engine)?;
+    let (docker, registry) = crate::wiring::connect(config).await?;
     let updater = Updater::new(docker, registry, config.params.clone());
     updater
         .check_plan(&config.filter)

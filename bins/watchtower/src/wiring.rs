@@ -110,7 +110,12 @@ pub async fn run(config: Config, notifier: Notifier) -> Result<Exit, StartupErro
     result
 }
 
-async fn start_and_run(config: Config, notifier: Notifier) -> Result<Exit, StartupError> {
+/// The engine and registry sides every command starts from: the registry TLS settings
+/// (`--registry-ca` checked), the connected Docker client, and the registry client that
+/// trusts what the engine treats as insecure.
+pub(crate) async fn connect(
+    config: &Config,
+) -> Result<(DockerClient, RegistryChecker), StartupError> {
     let tls = TlsSettings::from_flags(
         config.registry.ca.as_deref(),
         config.registry.ca_validate,
@@ -133,8 +138,12 @@ async fn start_and_run(config: Config, notifier: Notifier) -> Result<Exit, Start
         api = %engine.api_version,
         "connected to the Docker engine"
     );
+    let registry = registry_client(config, tls, &engine)?;
+    Ok((docker, registry))
+}
 
-    let registry = registry_client(&config, tls, &engine)?;
+async fn start_and_run(config: Config, notifier: Notifier) -> Result<Exit, StartupError> {
+    let (docker, registry) = connect(&config).await?;
 
     let filter = config.filter.clone();
     let params = config.params.clone();
@@ -179,7 +188,7 @@ async fn start_and_run(config: Config, notifier: Notifier) -> Result<Exit, Start
 
 /// The registry side of sessions (`watchtower-actions`' adapter for the registry client),
 /// trusting what the engine trusts as insecure and pulling with the same credentials.
-pub(crate) fn registry_client(
+fn registry_client(
     config: &Config,
     tls: TlsSettings,
     engine: &watchtower_container_client::EngineInfo,

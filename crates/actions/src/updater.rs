@@ -59,20 +59,7 @@ where
     /// nothing: no pull, no hook, no container touched. A registry that cannot answer for an
     /// image makes its containers `Failed` at step `check`.
     pub async fn check(&self, filter: &Filter) -> Result<Report, Error> {
-        let selected = self.list(filter).await?;
-        info!(
-            notify = "no",
-            containers = selected.len(),
-            "checking containers (no changes)"
-        );
-        let entries = check::check_containers(
-            &self.client,
-            &self.registry,
-            &self.params,
-            selected,
-            Mode::Check,
-        )
-        .await;
+        let entries = self.checked(filter).await?;
         let mut report = ReportBuilder::new();
         for entry in &entries {
             entry.record(&mut report);
@@ -88,24 +75,29 @@ where
     /// only) and the same ordering as [`update`](Self::update); nothing is pulled or
     /// touched.
     pub async fn check_plan(&self, filter: &Filter) -> Result<CheckPlan, Error> {
+        let entries = self.checked(filter).await?;
+        let decision = decide(&self.params, &entries, |v| {
+            matches!(v, Verdict::Stale { .. })
+        });
+        Ok(CheckPlan::new(&self.params, &entries, &decision))
+    }
+
+    /// The selected containers, each checked (manifest `HEAD`s only, nothing touched).
+    async fn checked(&self, filter: &Filter) -> Result<Vec<check::Entry>, Error> {
         let selected = self.list(filter).await?;
         info!(
             notify = "no",
             containers = selected.len(),
             "checking containers (no changes)"
         );
-        let entries = check::check_containers(
+        Ok(check::check_containers(
             &self.client,
             &self.registry,
             &self.params,
             selected,
             Mode::Check,
         )
-        .await;
-        let decision = decide(&self.params, &entries, |v| {
-            matches!(v, Verdict::Stale { .. })
-        });
-        Ok(CheckPlan::new(&self.params, &entries, &decision))
+        .await)
     }
 
     /// Runs one update session: settles interrupted updates, runs pre-check hooks, checks
