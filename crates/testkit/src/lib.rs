@@ -99,6 +99,7 @@
 pub mod client;
 mod engine;
 mod fixture;
+pub mod latency;
 pub mod proxy;
 mod push;
 mod registry;
@@ -110,6 +111,7 @@ pub use engine::{
     ContainerSpec, Engine, PID_LABEL, PID_NAMESPACE_LABEL, RUN_LABEL, SESSION_ENV, SESSION_LABEL,
 };
 pub use fixture::{DEFAULT_CMD, FixtureImage, FixtureSpec, VERSION_LABEL};
+pub use latency::{LatencyOptions, LatencyProxy};
 pub use proxy::{Relayed, TestProxy};
 pub use registry::{AccessLogEntry, Auth, REGISTRY_USER, Registry, RegistryMode, RegistryOptions};
 pub use token::{TokenRequest, TokenServer};
