@@ -26,6 +26,9 @@
 //!   version N+1 under the same tag while the engine keeps version N locally, exactly the state a
 //!   watchtower run finds in the wild.
 //! - [`tls::TestCa`]: certificate authorities and certificates made with rcgen.
+//! - [`FaultProxy`] ([`faults`]): a fault-injecting HTTP/1.1 proxy in front of the engine's
+//!   socket or a registry: by rule it answers 500, delays, closes the connection, drops the
+//!   answer after the upstream acted, or kills the caller, and records which rules fired.
 //! - [`TestProxy`]: an HTTP proxy (`CONNECT` tunnels and absolute-form forwarding) that
 //!   records what it relayed; [`proxy::run_test_in_child`] runs a test again with proxy
 //!   variables in its environment.
@@ -98,6 +101,7 @@
 
 pub mod client;
 mod engine;
+pub mod faults;
 mod fixture;
 pub mod latency;
 pub mod proxy;
@@ -110,6 +114,7 @@ mod volumes;
 pub use engine::{
     ContainerSpec, Engine, PID_LABEL, PID_NAMESPACE_LABEL, RUN_LABEL, SESSION_ENV, SESSION_LABEL,
 };
+pub use faults::FaultProxy;
 pub use fixture::{DEFAULT_CMD, FixtureImage, FixtureSpec, VERSION_LABEL};
 pub use latency::{LatencyOptions, LatencyProxy};
 pub use proxy::{Relayed, TestProxy};
