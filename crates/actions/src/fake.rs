@@ -39,7 +39,24 @@ struct State {
     exec_delays: HashMap<String, Duration>,
     /// Containers (by name) that disappear when stopped, like `--rm` ones.
     vanish_on_stop: Vec<String>,
+    /// Name -> what the next started container of that name does: its state after the
+    /// `n`th inspect since the start (the last entry holds from then on).
+    on_start: HashMap<String, Vec<AfterStart>>,
+    /// Container ID -> (script, inspects since the start).
+    running_scripts: HashMap<String, (Vec<AfterStart>, usize)>,
     next_id: u64,
+}
+
+/// What a started container looks like to an inspect, in a script of
+/// [`FakeEngine::on_start`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum AfterStart {
+    /// Running, with this health (`None`: no healthcheck).
+    Running(Option<watchtower_container_client::HealthStatus>),
+    /// Exited with this code.
+    Exited(i64),
+    /// Running again after this many restarts by its restart policy.
+    Restarted(i64),
 }
 
 pub(crate) struct FakeEngine {
@@ -150,6 +167,14 @@ impl FakeEngine {
     pub(crate) fn exec_delay(&self, command: &str, delay: Duration) {
         self.with(|s| {
             s.exec_delays.insert(command.to_owned(), delay);
+        });
+    }
+
+    /// The next container named `name` that starts follows `script`: the `n`th inspect
+    /// after its start sees `script[n]` (the last entry from then on).
+    pub(crate) fn on_start(&self, name: &str, script: &[AfterStart]) {
+        self.with(|s| {
+            s.on_start.insert(name.to_owned(), script.to_vec());
         });
     }
 
@@ -282,6 +307,26 @@ impl ContainerClient for FakeEngine {
     async fn inspect_container(&self, id_or_name: &str) -> Result<Container> {
         self.with(|s| {
             let i = s.position(id_or_name)?;
+            let id = s.containers[i].id.clone();
+            if let Some((script, seen)) = s.running_scripts.get_mut(&id) {
+                let step = script[(*seen).min(script.len() - 1)].clone();
+                *seen += 1;
+                let c = &mut s.containers[i];
+                match step {
+                    AfterStart::Running(health) => {
+                        c.state = ContainerState::Running;
+                        c.health = health;
+                    }
+                    AfterStart::Exited(code) => {
+                        c.state = ContainerState::Exited;
+                        c.exit_code = code;
+                    }
+                    AfterStart::Restarted(n) => {
+                        c.state = ContainerState::Running;
+                        c.restart_count = n;
+                    }
+                }
+            }
             Ok(s.containers[i].clone())
         })
     }
@@ -327,6 +372,8 @@ impl ContainerClient for FakeEngine {
                 options.timeout.as_secs()
             ));
             s.failing("stop", &name)?;
+            let id = s.containers[i].id.clone();
+            s.running_scripts.remove(&id);
             if s.vanish_on_stop.contains(&name) {
                 s.containers.remove(i);
             } else {
@@ -419,6 +466,10 @@ impl ContainerClient for FakeEngine {
             s.log(format!("start {name}"));
             s.failing("start", &name)?;
             s.containers[i].state = ContainerState::Running;
+            if let Some(script) = s.on_start.remove(&name) {
+                let id = s.containers[i].id.clone();
+                s.running_scripts.insert(id, (script, 0));
+            }
             Ok(())
         })
     }

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use tracing::warn;
 use watchtower_container_client::Container;
 
+use crate::params::UpdateOrder;
+
 /// Marks a watchtower instance (value exactly `true`).
 pub const WATCHTOWER: &str = "com.centurylinklabs.watchtower";
 /// `true`/`false`: include or always exclude a container.
@@ -23,6 +25,15 @@ pub const STOP_SIGNAL: &str = "com.centurylinklabs.watchtower.stop-signal";
 /// Set by watchtower (not read): marks the container that keeps a `--rm` container's
 /// anonymous volumes while it stops; the value is the container's name.
 pub const VOLUME_HOLDER: &str = "com.centurylinklabs.watchtower.volume-holder";
+/// `true` / `false`: whether this container's updates pass the health gate; wins over
+/// `--health-gate` both ways.
+pub const HEALTH_GATE: &str = "com.centurylinklabs.watchtower.health-gate";
+/// `start-first` / `stop-first`: this container's update order; wins over `--update-order`.
+pub const UPDATE_ORDER: &str = "com.centurylinklabs.watchtower.update-order";
+/// Set by watchtower (not read from users): on a container made by a gated or start-first
+/// update, the ID of the container it replaces. An interrupted session's successor reads it
+/// to tell a replacement that still has its gate to pass from one a user made.
+pub const REPLACES: &str = "com.centurylinklabs.watchtower.replaces";
 /// Zodiac compatibility: the image reference to use instead of `Config.Image`.
 pub const ZODIAC_ORIGINAL_IMAGE: &str = "com.centurylinklabs.zodiac.original-image";
 
@@ -91,6 +102,25 @@ pub fn stop_signal_of(container: &Container) -> String {
         .to_owned()
 }
 
+/// Whether the container's updates pass the health gate: its `health-gate` label when that
+/// is a boolean, else `--health-gate`.
+pub fn health_gate_of(container: &Container, global: bool) -> bool {
+    bool_label(&container.labels, HEALTH_GATE).unwrap_or(global)
+}
+
+/// The container's update order: its `update-order` label when valid (an invalid one is
+/// logged and ignored), else `--update-order`.
+pub fn update_order_of(container: &Container, global: UpdateOrder) -> UpdateOrder {
+    let Some(raw) = container.labels.get(UPDATE_ORDER) else {
+        return global;
+    };
+    UpdateOrder::parse(raw).unwrap_or_else(|| {
+        warn!(container = %container.name, label = UPDATE_ORDER, value = %raw,
+            "label is neither start-first nor stop-first; ignoring it");
+        global
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,5 +183,35 @@ mod tests {
         c.labels = labels(&[(SCOPE, "prod"), (WATCHTOWER, "true")]);
         assert_eq!(scope_of(&c), "prod");
         assert!(is_watchtower(&c));
+    }
+
+    #[test]
+    fn the_gate_and_order_labels_win_over_the_flags_both_ways() {
+        let mut c = Container::default();
+        assert!(health_gate_of(&c, true));
+        assert!(!health_gate_of(&c, false));
+        assert_eq!(
+            update_order_of(&c, UpdateOrder::StartFirst),
+            UpdateOrder::StartFirst
+        );
+        c.labels = labels(&[(HEALTH_GATE, "false"), (UPDATE_ORDER, "stop-first")]);
+        assert!(!health_gate_of(&c, true));
+        assert_eq!(
+            update_order_of(&c, UpdateOrder::StartFirst),
+            UpdateOrder::StopFirst
+        );
+        c.labels = labels(&[(HEALTH_GATE, "true"), (UPDATE_ORDER, "start-first")]);
+        assert!(health_gate_of(&c, false));
+        assert_eq!(
+            update_order_of(&c, UpdateOrder::StopFirst),
+            UpdateOrder::StartFirst
+        );
+        // Unparsable values are ignored: the flags decide.
+        c.labels = labels(&[(HEALTH_GATE, "yes"), (UPDATE_ORDER, "sideways")]);
+        assert!(!health_gate_of(&c, false));
+        assert_eq!(
+            update_order_of(&c, UpdateOrder::StopFirst),
+            UpdateOrder::StopFirst
+        );
     }
 }

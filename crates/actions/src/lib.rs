@@ -104,6 +104,7 @@ mod check;
 mod error;
 mod filter;
 mod freshness;
+mod gate;
 mod image_ref;
 mod instances;
 mod labels;
@@ -122,7 +123,7 @@ pub use instances::{
     EXCESS_INSTANCE_STOP_TIMEOUT, check_rolling_restart, cleanup_excess_instances,
 };
 pub use order::dependencies_of;
-pub use params::{CancelToken, Params};
+pub use params::{CancelToken, Params, UpdateOrder, format_go_duration};
 pub use plan::{CheckAction, CheckPlan, CheckState, CheckedContainer};
 pub use reconcile::{Reconciled, original_name, reconcile};
 pub use registry::RegistryChecker;
@@ -133,9 +134,9 @@ pub use watchtower_session_report::Report;
 /// The container labels the engine reads, and how their values combine with flags.
 pub mod label {
     pub use crate::labels::{
-        DEPENDS_ON, ENABLE, MONITOR_ONLY, NO_PULL, SCOPE, STOP_SIGNAL, VOLUME_HOLDER, WATCHTOWER,
-        ZODIAC_ORIGINAL_IMAGE, is_watchtower, label_or_global, parse_bool, scope_of,
-        stop_signal_of,
+        DEPENDS_ON, ENABLE, HEALTH_GATE, MONITOR_ONLY, NO_PULL, REPLACES, SCOPE, STOP_SIGNAL,
+        UPDATE_ORDER, VOLUME_HOLDER, WATCHTOWER, ZODIAC_ORIGINAL_IMAGE, health_gate_of,
+        is_watchtower, label_or_global, parse_bool, scope_of, stop_signal_of, update_order_of,
     };
 }
 
@@ -148,6 +149,8 @@ pub mod reference {
 
 #[cfg(test)]
 mod fake;
+#[cfg(test)]
+mod gate_tests;
 #[cfg(test)]
 mod mock_tests;
 #[cfg(test)]

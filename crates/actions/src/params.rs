@@ -61,8 +61,56 @@ pub struct Params {
     /// With rolling restarts: how long a new container may take to run (and, with a
     /// healthcheck, to become healthy) before the update is rolled back.
     pub ready_timeout: Duration,
+    /// `--health-gate`: after a new container starts, it must pass the health gate (healthy
+    /// within [`health_gate_timeout`](Self::health_gate_timeout) with a healthcheck; running
+    /// without a restart for [`health_gate_settle`](Self::health_gate_settle) without one),
+    /// or it is rolled back. The label `com.centurylinklabs.watchtower.health-gate` wins for
+    /// its container.
+    pub health_gate: bool,
+    /// `--health-gate-timeout`: how long a new container with a healthcheck may take to
+    /// become healthy.
+    pub health_gate_timeout: Duration,
+    /// `--health-gate-settle`: how long a new container without a healthcheck must keep
+    /// running, with no restart.
+    pub health_gate_settle: Duration,
+    /// `--update-order`: stop the old container first (the original's way), or start the new
+    /// one first. The label `com.centurylinklabs.watchtower.update-order` wins for its
+    /// container.
+    pub update_order: UpdateOrder,
     /// Asks a running session to stop between containers (see [`CancelToken`]).
     pub cancel: CancelToken,
+}
+
+/// In which order an update replaces a container (`--update-order`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UpdateOrder {
+    /// Stop the old container, then create and start the new one (the original's way).
+    #[default]
+    StopFirst,
+    /// Rename the running old container aside, create and start the new one (and pass the
+    /// health gate when it is on), and only then stop and remove the old one. Falls back to
+    /// stop-first when two cannot run at once (host ports, a static address, a shared network
+    /// namespace, writable volumes).
+    StartFirst,
+}
+
+impl UpdateOrder {
+    /// Parses `start-first` or `stop-first` (as the flag and the label spell it).
+    pub fn parse(value: &str) -> Option<Self> {
+        match value.trim() {
+            "stop-first" => Some(Self::StopFirst),
+            "start-first" => Some(Self::StartFirst),
+            _ => None,
+        }
+    }
+
+    /// The spelling of the flag and the label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::StopFirst => "stop-first",
+            Self::StartFirst => "start-first",
+        }
+    }
 }
 
 impl Default for Params {
@@ -83,6 +131,10 @@ impl Default for Params {
             warn_on_head_failure: WarnOnHeadFailure::Auto,
             check_concurrency: 8,
             ready_timeout: Duration::from_secs(60),
+            health_gate: false,
+            health_gate_timeout: Duration::from_secs(120),
+            health_gate_settle: Duration::from_secs(10),
+            update_order: UpdateOrder::StopFirst,
             cancel: CancelToken::new(),
         }
     }
@@ -121,5 +173,32 @@ impl CancelToken {
     /// Whether [`cancel`](Self::cancel) was called.
     pub fn is_cancelled(&self) -> bool {
         self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// Formats like Go's `Duration.String` for whole seconds and above (`1h30m0s`, `10s`),
+/// which is how the original printed durations.
+pub fn format_go_duration(duration: Duration) -> String {
+    let total = duration.as_secs();
+    let (h, m, s) = (total / 3600, (total / 60) % 60, total % 60);
+    let millis = duration.subsec_millis();
+    if total == 0 {
+        return if duration.is_zero() {
+            "0s".to_owned()
+        } else if millis > 0 {
+            format!("{millis}ms")
+        } else {
+            format!("{}ns", duration.subsec_nanos())
+        };
+    }
+    let seconds = if millis > 0 {
+        format!("{s}.{millis:03}").trim_end_matches('0').to_owned()
+    } else {
+        s.to_string()
+    };
+    match (h, m) {
+        (0, 0) => format!("{seconds}s"),
+        (0, _) => format!("{m}m{seconds}s"),
+        _ => format!("{h}h{m}m{seconds}s"),
     }
 }

@@ -1,11 +1,13 @@
 //! What `watchtower check` shows: the check's verdicts in detail, and what an update would do
 //! about them, read from the same [`Decision`] the update follows.
 
+use watchtower_container_client::{Container, ContainerClient};
 use watchtower_registry_digest::local_digests_for;
 
-use crate::Params;
 use crate::check::{self, Entry, Verdict};
+use crate::image_ref::ImageName;
 use crate::updater::Decision;
+use crate::{Error, Filter, FreshnessChecker, Params, Updater, original_name};
 
 /// The result of [`Updater::check_plan`](crate::Updater::check_plan): one line per selected
 /// container, in the order the engine listed them.
@@ -208,4 +210,32 @@ fn dependents_of(decision: &Decision, updated: usize) -> Vec<usize> {
         }
     }
     found
+}
+
+impl<C, R> Updater<C, R>
+where
+    C: ContainerClient,
+    R: FreshnessChecker,
+{
+    /// The containers a session with `filter` would select, without checking any of them,
+    /// each with the image reference a check would use (the zodiac `original-image` label
+    /// or `Config.Image`): one engine listing (running containers, plus stopped or
+    /// restarting ones as the [`Params`] say), less those renamed aside by an update, kept
+    /// by `filter`. No registry is asked, nothing is touched. The HTTP API's
+    /// `GET /v1/containers` shows this.
+    pub async fn watched(&self, filter: &Filter) -> Result<Vec<(Container, String)>, Error> {
+        let all = self
+            .client()
+            .list_containers(self.params().list_options())
+            .await
+            .map_err(|source| Error::List { source })?;
+        Ok(all
+            .into_iter()
+            .filter(|c| original_name(c).is_none() && filter.matches(c))
+            .map(|c| {
+                let image = ImageName::of(&c).as_str().to_owned();
+                (c, image)
+            })
+            .collect())
+    }
 }

@@ -25,6 +25,7 @@ use watchtower_container_client::{
 use watchtower_lifecycle::PreUpdateDecision;
 use watchtower_session_report::{ContainerRef, FailedStep};
 
+use crate::gate::Gate;
 use crate::{Params, labels};
 
 /// The part of a renamed-aside container's name between the original name and the short ID.
@@ -69,6 +70,12 @@ pub(crate) struct Job {
     pub(crate) stale: bool,
     /// This is a watchtower instance: never stopped, renamed aside while its successor starts.
     pub(crate) self_update: bool,
+    /// The health gate the new container must pass (`--health-gate` or the label).
+    pub(crate) gate: Option<Gate>,
+    /// Start-first: the new container runs before the old one is stopped.
+    pub(crate) start_first: bool,
+    /// Start-first was asked for but cannot be done, for this reason (stop-first instead).
+    pub(crate) fallback: Option<String>,
 }
 
 /// What happened to a job.
@@ -96,6 +103,8 @@ pub(crate) struct Stopped {
     aside: Option<String>,
     /// The old container removed itself when it stopped (`--rm`).
     auto_removed: bool,
+    /// Start-first: the old container still runs (renamed aside) while the new one starts.
+    old_running: bool,
 }
 
 impl Stopped {
@@ -149,7 +158,7 @@ impl<C: ContainerClient + ?Sized> Protocol<'_, C> {
     /// `--rm` container is stopped and waited for until the engine removed it).
     pub(crate) async fn stop(&self, job: Job) -> StopPhase {
         let c = &job.container;
-        let spec = RecreateSpec::build(c, &job.old_image, &job.new_image, &job.reference);
+        let spec = spec_for(&job);
         let running = was_running(&c.state);
         if job.self_update && c.host_config.publishes_host_ports() {
             return StopPhase::Done(Outcome::Failed {
@@ -173,6 +182,7 @@ impl<C: ContainerClient + ?Sized> Protocol<'_, C> {
                 was_running: true,
                 aside: None,
                 auto_removed: false,
+                old_running: false,
             }));
         }
         if let Some(outcome) = self.pre_update_hook(c).await {
@@ -243,6 +253,7 @@ impl<C: ContainerClient + ?Sized> Protocol<'_, C> {
             was_running: running,
             aside,
             auto_removed: false,
+            old_running: false,
             job,
         };
         let phase = if stopped.job.container.host_config.auto_remove() {
@@ -390,6 +401,31 @@ impl<C: ContainerClient + ?Sized> Protocol<'_, C> {
         StopPhase::Stopped(Box::new(stopped))
     }
 
+    /// Start-first: pre-update hook, rename the running old container aside, create, connect
+    /// and start the new one under the name, [gate], and only then stop and remove the old
+    /// one. If the new one fails, it is removed and the old one, which never stopped, gets
+    /// its name back.
+    pub(crate) async fn start_first(&self, job: Job) -> Outcome {
+        let c = &job.container;
+        if let Some(outcome) = self.pre_update_hook(c).await {
+            return outcome;
+        }
+        let aside = match self.rename_aside(c).await {
+            Ok(aside) => aside,
+            Err(outcome) => return outcome,
+        };
+        let spec = spec_for(&job);
+        let st = Stopped {
+            spec,
+            was_running: true,
+            aside: Some(aside),
+            auto_removed: false,
+            old_running: true,
+            job,
+        };
+        self.start(st, false).await
+    }
+
     /// Create, connect, start, [wait until ready], post-update hook, remove the old one.
     pub(crate) async fn start(&self, mut st: Stopped, wait_ready: bool) -> Outcome {
         let name = st.job.container.name.trim_start_matches('/').to_owned();
@@ -428,6 +464,19 @@ impl<C: ContainerClient + ?Sized> Protocol<'_, C> {
             return Outcome::Updated {
                 new_id: Some(new_id),
             };
+        }
+        if st.old_running {
+            // Start-first: the new one runs (and passed its gate); now the old one goes,
+            // stopped with its own signal and timeout before it is removed.
+            let old = &st.job.container;
+            info!(container = %name, signal = %labels::stop_signal_of(old), "stopping the old container (start-first)");
+            if let Err(err) = self
+                .client
+                .stop_container(&old.id, self.stop_options(old))
+                .await
+            {
+                warn!(container = %name, error = %err, "stopping the old container failed; removing it anyway");
+            }
         }
         if !st.auto_removed
             && let Err(err) = self
@@ -504,7 +553,28 @@ impl<C: ContainerClient + ?Sized> Protocol<'_, C> {
                 rollback,
             ));
         }
-        if wait_ready
+        if let Some(gate) = st.job.gate.filter(|_| !st.job.self_update) {
+            if let Err(rejection) = gate
+                .pass(self.client, &new_id, name, &self.params.cancel)
+                .await
+            {
+                error!(container = %name, reason = %rejection, "the new container did not pass the health gate");
+                let rollback = self.roll_back(st, Some(&new_id), true).await;
+                let restored = rollback.is_ok();
+                let reason = match rollback {
+                    Ok(()) => format!("rolled back: {rejection}{note}"),
+                    Err(problem) => format!(
+                        "{rejection}{note}; putting the old container back failed: {problem}"
+                    ),
+                };
+                return Err(Outcome::Failed {
+                    step: FailedStep::HealthGate,
+                    reason,
+                    restored,
+                });
+            }
+            info!(container = %name, "the new container passed the health gate");
+        } else if wait_ready
             && let Err(err) = self
                 .client
                 .wait_until_ready(&new_id, self.params.ready_timeout)
@@ -560,7 +630,10 @@ impl<C: ContainerClient + ?Sized> Protocol<'_, C> {
                 Err(err) => return Err(format!("renaming {aside} back to {name}: {err}")),
             }
         }
-        if st.was_running
+        if st.old_running {
+            // Start-first: it never stopped (started again only if it died meanwhile).
+            self.restart_if_stopped(c, true).await?;
+        } else if st.was_running
             && !st.job.self_update
             && let Err(err) = self.client.start_container(&c.id).await
         {
@@ -654,6 +727,81 @@ impl<C: ContainerClient + ?Sized> Protocol<'_, C> {
             }
         }
     }
+}
+
+/// Why the old and the new container cannot run side by side, when they cannot: then a
+/// start-first update falls back to stop-first. `sharers` are the names of other containers
+/// that use this one's network namespace (`network_mode: container:<it>`).
+pub(crate) fn why_not_start_first(c: &Container, sharers: &[&str]) -> Option<String> {
+    use watchtower_container_client::NetworkMode;
+    if !was_running(&c.state) {
+        return Some("it is not running".to_owned());
+    }
+    if c.host_config.publishes_host_ports() {
+        return Some(
+            "it publishes host ports, which two containers cannot bind at once".to_owned(),
+        );
+    }
+    match &c.network_mode {
+        NetworkMode::Host => return Some("it uses the host's network".to_owned()),
+        NetworkMode::Container(other) => {
+            return Some(format!("it shares the network namespace of {other}"));
+        }
+        _ => {}
+    }
+    if let Some(n) = c
+        .networks
+        .iter()
+        .find(|n| n.ipv4_address.is_some() || n.ipv6_address.is_some())
+    {
+        return Some(format!(
+            "it has a static IP address on network {}",
+            n.network
+        ));
+    }
+    if c.config
+        .mac_address
+        .as_deref()
+        .is_some_and(|m| !m.is_empty())
+        || c.networks.iter().any(|n| n.mac_address.is_some())
+    {
+        return Some("it has a fixed MAC address".to_owned());
+    }
+    if let Some(sharer) = sharers.first() {
+        return Some(format!("{sharer} uses its network namespace"));
+    }
+    if let Some(v) = c.volume_mounts.iter().find(|v| v.read_write) {
+        return Some(format!(
+            "it mounts volume {} read-write at {}, which two containers must not write at once",
+            if v.has_generated_name() {
+                short(&v.name)
+            } else {
+                v.name.as_str()
+            },
+            v.destination
+        ));
+    }
+    if let Some(dest) = c.host_config.writable_binds().first() {
+        return Some(format!(
+            "it mounts a host path read-write at {dest}, which two containers must not write at once"
+        ));
+    }
+    None
+}
+
+/// The new container's configuration: the recreate rules, plus (for a gated or start-first
+/// update) the ID of the container it replaces in [`labels::REPLACES`], which an
+/// interrupted session's successor reads. The label an earlier update left is not carried.
+fn spec_for(job: &Job) -> RecreateSpec {
+    let c = &job.container;
+    let mut spec = RecreateSpec::build(c, &job.old_image, &job.new_image, &job.reference);
+    spec.config.labels.remove(labels::REPLACES);
+    if (job.gate.is_some() || job.start_first) && !job.self_update {
+        spec.config
+            .labels
+            .insert(labels::REPLACES.to_owned(), c.id.clone());
+    }
+    spec
 }
 
 fn short(id: &str) -> &str {

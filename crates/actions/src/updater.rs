@@ -7,11 +7,12 @@ use watchtower_container_client::{Container, ContainerClient, ListOptions};
 use watchtower_session_report::{FailedStep, Report, ReportBuilder};
 
 use crate::check::{self, Entry, Mode, Verdict};
+use crate::gate::Gate;
 use crate::order::Ordering;
 use crate::plan::CheckPlan;
 use crate::reconcile::{Reconciled, original_name, reconcile};
-use crate::update::{Job, Outcome, Protocol, StopPhase, Stopped};
-use crate::{Error, Filter, FreshnessChecker, Params, image_ref, labels};
+use crate::update::{Job, Outcome, Protocol, StopPhase, Stopped, why_not_start_first};
+use crate::{Error, Filter, FreshnessChecker, Params, UpdateOrder, image_ref, labels};
 
 /// Runs check and update sessions against a container engine and a registry.
 ///
@@ -150,6 +151,9 @@ where
             match outcome {
                 Outcome::Updated { .. } => {
                     report.updated(&job.cref, job.new_image.id.as_str());
+                    if let Some(reason) = &job.fallback {
+                        report.note(&job.cref, format!("updated stop-first: {reason}"));
+                    }
                     if job.stale && !job.self_update && job.old_image.id != job.new_image.id {
                         old_images.insert(job.old_image.id.clone());
                     }
@@ -244,14 +248,32 @@ where
             if !stale {
                 info!(container = %entry.container.name, "recreating because a container it depends on is updated");
             }
+            let c = &entry.container;
+            let self_update = labels::is_watchtower(c);
+            let gate = labels::health_gate_of(c, self.params.health_gate).then_some(Gate {
+                timeout: self.params.health_gate_timeout,
+                settle: self.params.health_gate_settle,
+            });
+            let wants_start_first = !self_update
+                && !self.params.no_restart
+                && labels::update_order_of(c, self.params.update_order) == UpdateOrder::StartFirst;
+            let fallback = wants_start_first
+                .then(|| why_not_start_first(c, &sharers_of(entries, c)))
+                .flatten();
+            if let Some(reason) = &fallback {
+                warn!(container = %c.name, %reason, "cannot update start-first; stopping the old container first");
+            }
             jobs.push(Job {
-                container: entry.container.clone(),
+                container: c.clone(),
                 cref: entry.cref.clone(),
-                reference: image_ref::configured(&entry.container).to_owned(),
-                self_update: labels::is_watchtower(&entry.container),
+                reference: image_ref::configured(c).to_owned(),
+                self_update,
                 old_image,
                 new_image,
                 stale,
+                gate,
+                start_first: wants_start_first && fallback.is_none(),
+                fallback,
             });
         }
         jobs
@@ -269,26 +291,42 @@ where
     async fn stop_all_then_start(&self, jobs: Vec<Job>) -> Vec<(Job, Outcome)> {
         let protocol = self.protocol();
         let mut outcomes = Vec::new();
-        let mut stopped: Vec<Stopped> = Vec::new();
+        let mut stopped: Vec<Pending> = Vec::new();
         for job in jobs.into_iter().rev() {
             if self.params.cancel.is_cancelled() {
                 outcomes.push((job, cancelled()));
                 continue;
             }
+            if job.start_first {
+                // Not stopped now: replaced in the start phase, in dependency order.
+                stopped.push(Pending::StartFirst(job));
+                continue;
+            }
             let cref = job.cref.clone();
             let snapshot = job.clone();
             match Box::pin(protocol.stop(job)).await {
-                StopPhase::Stopped(st) => stopped.push(*st),
+                StopPhase::Stopped(st) => stopped.push(Pending::Stopped(*st)),
                 StopPhase::Done(outcome) => {
                     debug!(container = %cref.name, ?outcome, "finished at the stop phase");
                     outcomes.push((snapshot, outcome));
                 }
             }
         }
-        // Every stopped container is recreated (or put back), cancelled or not.
-        for st in stopped.into_iter().rev() {
-            let job = st.job().clone();
-            let outcome = Box::pin(protocol.start(st, false)).await;
+        // Every stopped container is recreated (or put back), cancelled or not; a
+        // start-first one that was never stopped is left alone once the session is
+        // cancelled. Dependencies come first, each through its gate before its dependents.
+        for pending in stopped.into_iter().rev() {
+            let (job, outcome) = match pending {
+                Pending::Stopped(st) => {
+                    let job = st.job().clone();
+                    (job, Box::pin(protocol.start(st, false)).await)
+                }
+                Pending::StartFirst(job) if self.params.cancel.is_cancelled() => (job, cancelled()),
+                Pending::StartFirst(job) => {
+                    let snapshot = job.clone();
+                    (snapshot, Box::pin(protocol.start_first(job)).await)
+                }
+            };
             outcomes.push((job, outcome));
         }
         outcomes
@@ -304,9 +342,13 @@ where
                 continue;
             }
             let snapshot = job.clone();
-            let outcome = match Box::pin(protocol.stop(job)).await {
-                StopPhase::Stopped(st) => Box::pin(protocol.start(*st, true)).await,
-                StopPhase::Done(outcome) => outcome,
+            let outcome = if job.start_first {
+                Box::pin(protocol.start_first(job)).await
+            } else {
+                match Box::pin(protocol.stop(job)).await {
+                    StopPhase::Stopped(st) => Box::pin(protocol.start(*st, true)).await,
+                    StopPhase::Done(outcome) => outcome,
+                }
             };
             outcomes.push((snapshot, outcome));
         }
@@ -403,6 +445,28 @@ pub(crate) fn decide(
         restart,
         cycle_failures,
     }
+}
+
+/// A job waiting for the start phase of a stop-all-then-start session.
+enum Pending {
+    /// Stopped and renamed aside: to be recreated.
+    Stopped(Stopped),
+    /// Start-first: still running, replaced in the start phase.
+    StartFirst(Job),
+}
+
+/// The other selected containers that use `c`'s network namespace
+/// (`network_mode: container:<c>`).
+fn sharers_of<'a>(entries: &'a [Entry], c: &Container) -> Vec<&'a str> {
+    use watchtower_container_client::NetworkMode;
+    entries
+        .iter()
+        .filter(|e| {
+            matches!(&e.container.network_mode, NetworkMode::Container(target)
+                if target == &c.name || target == &c.id || c.id.starts_with(target.as_str()))
+        })
+        .map(|e| e.container.name.as_str())
+        .collect()
 }
 
 fn cancelled() -> Outcome {

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+pub use watchtower_actions::format_go_duration;
+
 /// Why a duration was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DurationError {
@@ -102,33 +104,6 @@ pub fn parse_go_duration(input: &str) -> Result<SignedDuration, DurationError> {
         negative: negative && !magnitude.is_zero(),
         magnitude,
     })
-}
-
-/// Formats like Go's `Duration.String` for whole seconds and above (`1h30m0s`, `10s`),
-/// which is how the original printed durations.
-pub fn format_go_duration(duration: Duration) -> String {
-    let total = duration.as_secs();
-    let (h, m, s) = (total / 3600, (total / 60) % 60, total % 60);
-    let millis = duration.subsec_millis();
-    if total == 0 {
-        return if duration.is_zero() {
-            "0s".to_owned()
-        } else if millis > 0 {
-            format!("{millis}ms")
-        } else {
-            format!("{}ns", duration.subsec_nanos())
-        };
-    }
-    let seconds = if millis > 0 {
-        format!("{s}.{millis:03}").trim_end_matches('0').to_owned()
-    } else {
-        s.to_string()
-    };
-    match (h, m) {
-        (0, 0) => format!("{seconds}s"),
-        (0, _) => format!("{m}m{seconds}s"),
-        _ => format!("{h}h{m}m{seconds}s"),
-    }
 }
 
 #[cfg(test)]

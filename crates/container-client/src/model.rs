@@ -138,6 +138,10 @@ pub struct Container {
     pub state: ContainerState,
     /// Health, when a healthcheck is configured.
     pub health: Option<HealthStatus>,
+    /// The exit code of the last run (`State.ExitCode`; 0 while it never exited).
+    pub exit_code: i64,
+    /// How often the engine restarted it under its restart policy (`RestartCount`).
+    pub restart_count: i64,
     /// Creation time, RFC 3339 as the engine reports it.
     pub created: String,
     /// Labels (`Config.Labels`).
@@ -302,6 +306,28 @@ impl HostConfig {
                 .flatten()
                 .any(|b| b.host_port.as_deref().is_some_and(|p| !p.is_empty()))
         }) || self.inner.publish_all_ports.unwrap_or(false)
+    }
+
+    /// Where the container has host directories or files mounted read-write: `Binds`
+    /// without `ro` and `Mounts` of type `bind` without `ReadOnly` (destinations, sorted).
+    pub fn writable_binds(&self) -> Vec<String> {
+        let binds = self.inner.binds.iter().flatten().filter_map(|b| {
+            let mut parts = b.split(':');
+            let _source = parts.next()?;
+            let destination = parts.next()?;
+            let read_only = parts
+                .next()
+                .is_some_and(|opts| opts.split(',').any(|o| o == "ro"));
+            (!read_only).then(|| destination.to_owned())
+        });
+        let mounts = self.inner.mounts.iter().flatten().filter_map(|m| {
+            let bind = matches!(m.typ, Some(MountType::BIND));
+            (bind && !m.read_only.unwrap_or(false)).then(|| m.target.clone().unwrap_or_default())
+        });
+        let mut all: Vec<String> = binds.chain(mounts).collect();
+        all.sort();
+        all.dedup();
+        all
     }
 
     /// `UTSMode` is `host`: the container uses the host's hostname.

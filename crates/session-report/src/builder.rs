@@ -148,6 +148,15 @@ impl ReportBuilder {
         Report::from_sorted_entries(entries)
     }
 
+    /// Adds a remark to the container's entry (see [`ContainerReport::note`]); nothing
+    /// happens when the container has no entry yet.
+    pub fn note(&mut self, container: &ContainerRef, note: impl Into<String>) -> &mut Self {
+        if let Some(entry) = self.entries.get_mut(&container.id) {
+            entry.set_note(note.into());
+        }
+        self
+    }
+
     fn put(&mut self, entry: ContainerReport) -> &mut Self {
         self.entries.insert(entry.id().to_owned(), entry);
         self

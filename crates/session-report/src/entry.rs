@@ -53,6 +53,10 @@ pub struct ContainerReport {
     error: Option<String>,
     failed_step: Option<FailedStep>,
     restored: bool,
+    /// Something the session wants the reader to know about an update that went through
+    /// (e.g. why a start-first update stopped the old container first). Absent when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    note: Option<String>,
 }
 
 impl ContainerReport {
@@ -67,6 +71,7 @@ impl ContainerReport {
             error: None,
             failed_step: None,
             restored: false,
+            note: None,
         }
     }
 
@@ -79,6 +84,10 @@ impl ContainerReport {
         self.failed_step = Some(step);
         self.restored = restored;
         self
+    }
+
+    pub(crate) fn set_note(&mut self, note: String) {
+        self.note = Some(note);
     }
 
     pub(crate) fn set_state(&mut self, state: State) {
@@ -134,6 +143,13 @@ impl ContainerReport {
     /// For a failed container, the step that failed.
     pub fn failed_step(&self) -> Option<FailedStep> {
         self.failed_step
+    }
+
+    /// A remark on how the update went (`None` for most entries), e.g. `updated stop-first:
+    /// it publishes host ports, ...` when a start-first update had to stop the old
+    /// container first.
+    pub fn note(&self) -> Option<&str> {
+        self.note.as_deref()
     }
 
     /// For a failed container: whether the old container was put back (renamed back and

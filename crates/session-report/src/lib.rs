@@ -75,8 +75,10 @@
 //!   "error": null | "<why it was skipped / why the step failed>",
 //!   "failedStep": null | "inspect" | "check" | "pull" | "dependency-cycle" | "pre-update-hook"
 //!                 | "stop" | "rename" | "create" | "connect-network" | "start"
-//!                 | "post-update-hook" | "remove-old" | "restart-dependent" | "self-update",
-//!   "restored": false | true
+//!                 | "health-gate" | "post-update-hook" | "remove-old" | "restart-dependent"
+//!                 | "self-update",
+//!   "restored": false | true,
+//!   "note": "<a remark on how the update went>"   (only when there is one)
 //! }
 //! ```
 //!

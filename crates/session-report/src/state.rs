@@ -103,6 +103,9 @@ pub enum FailedStep {
     ConnectNetwork,
     /// Starting the new container.
     Start,
+    /// The new container did not pass the health gate (`--health-gate`): it turned
+    /// unhealthy, exited, restarted, or was not healthy in time.
+    HealthGate,
     /// The `post-update` lifecycle hook failed or timed out.
     PostUpdateHook,
     /// Removing the old container after the new one runs.
@@ -115,7 +118,7 @@ pub enum FailedStep {
 
 impl FailedStep {
     /// Every step, in protocol order.
-    pub const ALL: [FailedStep; 14] = [
+    pub const ALL: [FailedStep; 15] = [
         FailedStep::Inspect,
         FailedStep::Check,
         FailedStep::Pull,
@@ -126,6 +129,7 @@ impl FailedStep {
         FailedStep::Create,
         FailedStep::ConnectNetwork,
         FailedStep::Start,
+        FailedStep::HealthGate,
         FailedStep::PostUpdateHook,
         FailedStep::RemoveOld,
         FailedStep::RestartDependent,
@@ -145,6 +149,7 @@ impl FailedStep {
             FailedStep::Create => "create",
             FailedStep::ConnectNetwork => "connect-network",
             FailedStep::Start => "start",
+            FailedStep::HealthGate => "health-gate",
             FailedStep::PostUpdateHook => "post-update-hook",
             FailedStep::RemoveOld => "remove-old",
             FailedStep::RestartDependent => "restart-dependent",

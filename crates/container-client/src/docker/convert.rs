@@ -206,6 +206,7 @@ pub(crate) fn container(r: ContainerInspectResponse) -> Container {
 
     let volume_mounts = volume_mounts(r.mounts);
     let state = r.state.unwrap_or_default();
+    let exit_code = state.exit_code.unwrap_or_default();
     let health = state.health.map(|h| match h.status {
         Some(HealthStatusEnum::STARTING) => HealthStatus::Starting,
         Some(HealthStatusEnum::HEALTHY) => HealthStatus::Healthy,
@@ -234,6 +235,8 @@ pub(crate) fn container(r: ContainerInspectResponse) -> Container {
         image_id: r.image.unwrap_or_default(),
         state,
         health,
+        exit_code,
+        restart_count: r.restart_count.unwrap_or_default(),
         created: r.created.map(date).unwrap_or_default(),
         labels: config.labels.clone(),
         links,
