@@ -2,17 +2,18 @@
 //! a connect limit covering TCP, `CONNECT` and the TLS handshake, a request limit covering
 //! the whole exchange, and a body cap.
 
+use std::collections::HashMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
 use http::uri::Scheme;
-use http::{HeaderMap, Request, StatusCode, Uri, header};
+use http::{HeaderMap, Request, StatusCode, Uri, Version, header};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::Client;
@@ -44,7 +45,10 @@ pub struct HttpOptions {
     /// How long an idle pooled connection is kept.
     pub pool_idle_timeout: Duration,
     /// Offer HTTP/2 by ALPN on TLS connections (HTTP/1.1 otherwise, and always on plain
-    /// connections).
+    /// connections). Until the client knows which protocol a server's TLS connections
+    /// speak, one request to it goes first and the others wait for its answer, so that
+    /// concurrent requests to an HTTP/2 server share one connection instead of each
+    /// opening (and throwing away) one; see [`HttpClient::protocol_of`].
     pub http2: bool,
     /// Which proxy to use for which host. The default reads `HTTPS_PROXY`, `HTTP_PROXY` and
     /// `NO_PROXY` from the environment (as Go's default transport does); use
@@ -96,6 +100,49 @@ pub struct HttpClient {
     options: Arc<HttpOptions>,
     proxies: Arc<ProxyRoutes>,
     connections: Arc<AtomicU64>,
+    protocols: Arc<Protocols>,
+}
+
+/// What the client learned about each HTTPS server (`host:port`): the HTTP version its last
+/// answer came in, and the gate the first request to it holds.
+///
+/// hyper-util's pool cannot know before a TLS handshake that a connection will speak HTTP/2,
+/// so requests started together to a new server each open a connection; once one of them has
+/// negotiated `h2`, the pool shares it and drops the rest. The gate lets one request find out
+/// first. A server that answered in HTTP/1.1 is not gated again: its requests need parallel
+/// connections.
+#[derive(Default)]
+struct Protocols {
+    hosts: Mutex<HashMap<String, Arc<HostProtocol>>>,
+}
+
+#[derive(Default)]
+struct HostProtocol {
+    version: Mutex<Option<Version>>,
+    first: tokio::sync::Mutex<()>,
+}
+
+impl HostProtocol {
+    fn version(&self) -> Option<Version> {
+        *lock(&self.version)
+    }
+}
+
+impl Protocols {
+    fn host(&self, authority: &str) -> Arc<HostProtocol> {
+        lock(&self.hosts)
+            .entry(authority.to_owned())
+            .or_default()
+            .clone()
+    }
+
+    fn version(&self, authority: &str) -> Option<Version> {
+        lock(&self.hosts).get(authority).and_then(|h| h.version())
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl fmt::Debug for HttpClient {
@@ -162,7 +209,15 @@ impl HttpClient {
             options: Arc::new(options),
             proxies,
             connections,
+            protocols: Arc::default(),
         })
+    }
+
+    /// The HTTP version of the last answer from the HTTPS server `authority` (`host:port`,
+    /// the port always written), or `None` before its first answer. Plain-HTTP servers are
+    /// not recorded: they are always asked in HTTP/1.1.
+    pub fn protocol_of(&self, authority: &str) -> Option<Version> {
+        self.protocols.version(authority)
     }
 
     /// The options the client was built with.
@@ -208,14 +263,33 @@ impl HttpClient {
                 .insert(header::PROXY_AUTHORIZATION, authorization.clone());
         }
         let is_head = parts.method == http::Method::HEAD;
+        // HTTPS servers whose protocol is not known yet (see `Protocols`).
+        let learning = (self.options.http2 && parts.uri.scheme() == Some(&Scheme::HTTPS))
+            .then(|| authority_of(&parts.uri))
+            .flatten()
+            .map(|authority| self.protocols.host(&authority));
         let request = Request::from_parts(parts, Full::new(body));
         let cap = self.options.max_body_bytes;
         let exchange = async {
+            // The first request to a server whose protocol is unknown goes alone; the ones
+            // that waited for it find the protocol known (or go first themselves when it
+            // failed). HTTP/2 servers are gated until they have answered once, HTTP/1.1 ones
+            // never again.
+            let _first = match &learning {
+                Some(h) if h.version().is_none() => {
+                    let guard = h.first.lock().await;
+                    h.version().is_none().then_some(guard)
+                }
+                _ => None,
+            };
             let response = self
                 .client
                 .request(request)
                 .await
                 .map_err(|e| classify(host, &e))?;
+            if let Some(h) = &learning {
+                *lock(&h.version) = Some(response.version());
+            }
             let (parts, body) = response.into_parts();
             let body = if is_head {
                 Bytes::new()
@@ -267,6 +341,21 @@ impl HttpClient {
             None => result,
         }
     }
+}
+
+/// `host:port` of an absolute URL, the scheme's port filled in.
+fn authority_of(uri: &Uri) -> Option<String> {
+    let host = uri.host()?;
+    let port = uri.port_u16().or_else(|| match uri.scheme_str() {
+        Some("https") => Some(443),
+        Some("http") => Some(80),
+        _ => None,
+    })?;
+    Some(if host.contains(':') && !host.starts_with('[') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    })
 }
 
 /// Names the proxy in the outcome of a proxied request: a 407 to a plain-HTTP request is the

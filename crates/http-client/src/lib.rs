@@ -39,9 +39,11 @@
 //! ```
 //!
 //! Depends on `watchtower-tls-config` (and hyper, rustls with *ring*); nothing Docker- or
-//! registry-specific, nothing of notifications. HTTP/2 is offered by ALPN where
-//! [`HttpOptions::http2`] says so; multiplexing many requests on one connection is left to
-//! hyper's pool.
+//! registry-specific, nothing of notifications. HTTP/2 is offered by ALPN on TLS
+//! connections where [`HttpOptions::http2`] says so (plain HTTP is always HTTP/1.1); hyper's
+//! pool multiplexes the requests to an HTTP/2 server on one connection, and until a server's
+//! protocol is known ([`HttpClient::protocol_of`]) one request to it goes first, so that
+//! requests started together do not each open a connection of their own.
 
 #![warn(missing_docs)]
 
