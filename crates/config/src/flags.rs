@@ -153,6 +153,18 @@ flag_table! {
     /// Update one container at a time instead of stopping all stale ones first.
     #[arg(long)]
     rolling_restart: Option<String> = boolean("rolling-restart", "WATCHTOWER_ROLLING_RESTART");
+    /// Roll back a new container that does not become healthy (or, without a healthcheck, keep running) after it starts.
+    #[arg(long)]
+    health_gate: Option<String> = boolean("health-gate", "WATCHTOWER_HEALTH_GATE");
+    /// With --health-gate: how long a new container with a healthcheck may take to become healthy.
+    #[arg(long, value_name = "DURATION")]
+    health_gate_timeout: Option<String> = flag("health-gate-timeout", "WATCHTOWER_HEALTH_GATE_TIMEOUT", "2m");
+    /// With --health-gate: how long a new container without a healthcheck must keep running, with no restart.
+    #[arg(long, value_name = "DURATION")]
+    health_gate_settle: Option<String> = flag("health-gate-settle", "WATCHTOWER_HEALTH_GATE_SETTLE", "10s");
+    /// stop-first (the old container stops before the new one starts) or start-first (zero downtime where two can run at once).
+    #[arg(long, value_name = "ORDER")]
+    update_order: Option<String> = flag("update-order", "WATCHTOWER_UPDATE_ORDER", "stop-first");
     /// Let the monitor-only and no-pull labels override the global flags both ways.
     #[arg(long)]
     label_take_precedence: Option<String> = boolean("label-take-precedence", "WATCHTOWER_LABEL_TAKE_PRECEDENCE");

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use watchtower_actions::WarnOnHeadFailure;
+use watchtower_actions::{UpdateOrder, WarnOnHeadFailure};
 use watchtower_config::{Config, Error, cli};
 use watchtower_container_client::ApiVersion;
 use watchtower_notify::Level;
@@ -74,6 +74,48 @@ fn session_params_and_filter_are_the_update_engines_own() {
         config.filter.describe(),
         r#"Only checking containers which name matches "web", in scope "prod""#
     );
+}
+
+#[test]
+fn the_health_gate_and_update_order_reach_the_params() {
+    let p = resolve(&[], &[]).unwrap().params;
+    assert!(!p.health_gate);
+    assert_eq!(p.health_gate_timeout, Duration::from_secs(120));
+    assert_eq!(p.health_gate_settle, Duration::from_secs(10));
+    assert_eq!(p.update_order, UpdateOrder::StopFirst);
+    let config = resolve(
+        &[
+            "--health-gate",
+            "--health-gate-timeout",
+            "90s",
+            "--update-order",
+            "start-first",
+        ],
+        &[("WATCHTOWER_HEALTH_GATE_SETTLE", "1m")],
+    )
+    .unwrap();
+    let p = &config.params;
+    assert!(p.health_gate);
+    assert_eq!(p.health_gate_timeout, Duration::from_secs(90));
+    assert_eq!(p.health_gate_settle, Duration::from_secs(60));
+    assert_eq!(p.update_order, UpdateOrder::StartFirst);
+    assert_eq!(config.value("health-gate-timeout"), Some("1m30s"));
+    assert_eq!(config.value("update-order"), Some("start-first"));
+
+    let err = resolve(&["--update-order", "sideways"], &[]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        r#"invalid value "sideways" for --update-order: expected start-first or stop-first"#
+    );
+    for bad in ["0s", "-5s", "soon"] {
+        let err = resolve(&[], &[("WATCHTOWER_HEALTH_GATE_TIMEOUT", bad)]).unwrap_err();
+        assert!(
+            err.to_string().starts_with(&format!(
+                r#"invalid value "{bad}" for WATCHTOWER_HEALTH_GATE_TIMEOUT"#
+            )),
+            "{err}"
+        );
+    }
 }
 
 #[test]

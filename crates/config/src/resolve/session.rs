@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use watchtower_actions::{Filter, Params, WarnOnHeadFailure};
+use watchtower_actions::{Filter, Params, UpdateOrder, WarnOnHeadFailure};
 
 use super::{Raw, Resolver};
 use crate::cli::Cli;
@@ -49,7 +49,32 @@ impl Resolver<'_> {
             self.boolean("enable-lifecycle-hooks", f.enable_lifecycle_hooks.as_ref())?;
         params.label_take_precedence =
             self.boolean("label-take-precedence", f.label_take_precedence.as_ref())?;
+        params.health_gate = self.boolean("health-gate", f.health_gate.as_ref())?;
+        params.health_gate_timeout =
+            self.positive_duration("health-gate-timeout", f.health_gate_timeout.as_ref())?;
+        params.health_gate_settle =
+            self.positive_duration("health-gate-settle", f.health_gate_settle.as_ref())?;
+        let order = self.raw("update-order", f.update_order.as_ref());
+        params.update_order = UpdateOrder::parse(&order.value)
+            .ok_or_else(|| order.invalid("expected start-first or stop-first"))?;
+        self.record("update-order", params.update_order.as_str());
         Ok(params)
+    }
+
+    /// A Go duration above zero (`2m`, `10s`, `1m30s`), recorded in Go's spelling.
+    fn positive_duration(
+        &mut self,
+        long: &'static str,
+        given: Option<&String>,
+    ) -> Result<Duration, Error> {
+        let raw = self.raw(long, given);
+        let parsed = parse_go_duration(raw.value.trim())
+            .map_err(|_| raw.invalid("expected a duration such as 2m, 10s or 1m30s"))?;
+        if parsed.negative || parsed.magnitude.is_zero() {
+            return Err(raw.invalid("must be above zero"));
+        }
+        self.record(long, format_go_duration(parsed.magnitude));
+        Ok(parsed.magnitude)
     }
 
     fn warn_on_head_failure(&mut self, f: &Flags) -> Result<WarnOnHeadFailure, Error> {
