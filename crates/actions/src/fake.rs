@@ -178,6 +178,20 @@ impl FakeEngine {
         });
     }
 
+    /// The container named `name` follows `script` from now on, as if it had just started.
+    pub(crate) fn script(&self, name: &str, script: &[AfterStart]) {
+        self.with(|s| {
+            let id = s
+                .containers
+                .iter()
+                .find(|c| c.name == name)
+                .unwrap()
+                .id
+                .clone();
+            s.running_scripts.insert(id, (script.to_vec(), 0));
+        });
+    }
+
     pub(crate) fn vanish_on_stop(&self, name: &str) {
         self.with(|s| s.vanish_on_stop.push(name.to_owned()));
     }

@@ -304,3 +304,77 @@ async fn the_update_order_label_wins_over_the_flag() {
     let calls = u.client().calls_of(&["stop", "start"]);
     assert_eq!(calls, ["start web", "stop web SIGTERM 10s"]);
 }
+
+// ---------------------------------------------------------------------------------------
+// Settling a gated or start-first update that was interrupted
+
+/// `web` renamed aside (running or not) and its replacement, marked as ours, running.
+fn interrupted(e: &FakeEngine, old_runs: bool) -> watchtower_container_client::Container {
+    stale_image(e, &FakeRegistry::new(), "app:latest");
+    let old = e.run("web", "app:latest");
+    if !old_runs {
+        e.set_state("web", ContainerState::Exited);
+    }
+    e.rename("web", &aside_name(&old));
+    let id = old.id.clone();
+    e.run_with("web", "app:latest", move |c| {
+        c.labels.insert(label::REPLACES.to_owned(), id);
+    });
+    old
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_replacement_killed_in_its_gate_is_gated_again_and_rolled_back_when_it_fails() {
+    let e = FakeEngine::new();
+    let old = interrupted(&e, false);
+    // The replacement runs when the session starts, then exits.
+    e.script("web", &[AfterStart::Running(None), AfterStart::Exited(1)]);
+    let settled = crate::reconcile(&e, &Filter::all(), &gated())
+        .await
+        .unwrap();
+    assert_eq!(
+        settled,
+        [crate::Reconciled::RolledBack { name: "web".into() }]
+    );
+    let back = e.container("web").unwrap();
+    assert_eq!(back.id, old.id);
+    assert_eq!(back.state, ContainerState::Running);
+    assert_eq!(e.names(), ["web"], "the replacement is removed");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_replacement_that_passes_the_gate_again_keeps_the_name() {
+    let e = FakeEngine::new();
+    let old = interrupted(&e, false);
+    let new = e.container("web").unwrap();
+    let settled = crate::reconcile(&e, &Filter::all(), &gated())
+        .await
+        .unwrap();
+    assert_eq!(
+        settled,
+        [crate::Reconciled::RemovedOld { name: "web".into() }]
+    );
+    assert_eq!(e.names(), ["web"]);
+    assert_eq!(e.container("web").unwrap().id, new.id);
+    assert_ne!(new.id, old.id);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_interrupted_start_first_update_stops_the_running_old_container_before_removing_it() {
+    let e = FakeEngine::new();
+    let old = interrupted(&e, true);
+    let settled = crate::reconcile(&e, &Filter::all(), &Params::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        settled,
+        [crate::Reconciled::RemovedOld { name: "web".into() }]
+    );
+    assert_eq!(
+        e.calls_of(&["stop", "remove"]),
+        [
+            "stop web SIGTERM 10s".to_owned(),
+            format!("remove {}", aside_name(&old))
+        ]
+    );
+}

@@ -12,6 +12,13 @@
 //!   is started (an update only stops containers that ran, or that `--include-stopped`
 //!   selected; the latter are started too, which errs on the side of availability).
 //!
+//! A replacement that carries [`labels::REPLACES`] naming the old container was made by a
+//! gated or start-first update that did not finish: with the health gate on for it (flag or
+//! label), the gate is run again now, and the old container is removed only when the
+//! replacement passes; otherwise the replacement is removed and the old container is back.
+//! A start-first old container that still runs is stopped with its own signal before it is
+//! removed.
+//!
 //! Renamed-aside watchtower instances are only renamed back when their name is free: when a
 //! successor runs under the name, the successor stops and removes them at its start
 //! ([`crate::cleanup_excess_instances`]).
@@ -21,8 +28,9 @@ use std::collections::HashMap;
 use tracing::{info, warn};
 use watchtower_container_client::{Container, ContainerClient, ListOptions};
 
-use crate::update::ASIDE_MARKER;
-use crate::{Error, Filter, labels};
+use crate::gate::Gate;
+use crate::update::{ASIDE_MARKER, stop_options};
+use crate::{Error, Filter, Params, labels};
 
 /// What reconciling did with one renamed-aside container.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,7 +75,7 @@ pub fn original_name(container: &Container) -> Option<&str> {
 pub async fn reconcile<C>(
     client: &C,
     filter: &Filter,
-    remove_volumes: bool,
+    params: &Params,
 ) -> Result<Vec<Reconciled>, Error>
 where
     C: ContainerClient + ?Sized,
@@ -98,11 +106,9 @@ where
                 .await
                 .map(|()| Reconciled::RenamedBack { name: name.clone() }),
             Some(_) if labels::is_watchtower(old) => continue,
-            Some(new) if new.state.is_running() => client
-                .remove_container(&old.id, remove_volumes)
-                .await
-                .map(|()| Reconciled::RemovedOld { name: name.clone() })
-                .map_err(|e| format!("removing the old container {}: {e}", old.name)),
+            Some(new) if new.state.is_running() => {
+                settle_running_replacement(client, params, old, new, original).await
+            }
             // With its volumes: only those the engine made for it; the ones it carried over
             // from the old container are mounted by name and stay.
             Some(new) => match client.remove_container(&new.id, true).await {
@@ -125,6 +131,56 @@ where
         done.push(outcome);
     }
     Ok(done)
+}
+
+/// The replacement runs: the update got through, unless it was a gated one whose gate had
+/// not passed yet, which is run again now.
+async fn settle_running_replacement<C>(
+    client: &C,
+    params: &Params,
+    old: &Container,
+    new: &Container,
+    original: &str,
+) -> Result<Reconciled, String>
+where
+    C: ContainerClient + ?Sized,
+{
+    let name = original.to_owned();
+    let ours = new.labels.get(labels::REPLACES) == Some(&old.id);
+    if ours && labels::health_gate_of(new, params.health_gate) {
+        info!(container = %original, "an interrupted update left its replacement before the end of its health gate; running the gate again");
+        let gate = Gate {
+            timeout: params.health_gate_timeout,
+            settle: params.health_gate_settle,
+        };
+        if let Err(rejection) = gate.pass(client, &new.id, original, &params.cancel).await {
+            warn!(container = %original, reason = %rejection, "the replacement did not pass the health gate; putting the old container back");
+            if let Err(e) = client
+                .stop_container(&new.id, stop_options(params, new))
+                .await
+            {
+                warn!(container = %original, error = %e, "stopping the replacement failed");
+            }
+            client
+                .remove_container(&new.id, true)
+                .await
+                .map_err(|e| format!("removing the replacement that failed its gate: {e}"))?;
+            rename_back_and_start(client, old, original).await?;
+            return Ok(Reconciled::RolledBack { name });
+        }
+    }
+    if old.state.is_running()
+        && let Err(e) = client
+            .stop_container(&old.id, stop_options(params, old))
+            .await
+    {
+        warn!(container = %old.name, error = %e, "stopping the old container failed; removing it anyway");
+    }
+    client
+        .remove_container(&old.id, params.remove_volumes)
+        .await
+        .map(|()| Reconciled::RemovedOld { name })
+        .map_err(|e| format!("removing the old container {}: {e}", old.name))
 }
 
 async fn rename_back_and_start<C>(client: &C, old: &Container, original: &str) -> Result<(), String>

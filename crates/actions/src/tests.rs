@@ -1640,7 +1640,9 @@ async fn an_aside_container_whose_replacement_runs_is_removed() {
     e.set_state("web", ContainerState::Exited);
     e.rename("web", &aside_name(&old));
     let new = e.run("web", "app:latest");
-    let settled = crate::reconcile(&e, &Filter::all(), false).await.unwrap();
+    let settled = crate::reconcile(&e, &Filter::all(), &Params::default())
+        .await
+        .unwrap();
     assert_eq!(settled, [Reconciled::RemovedOld { name: "web".into() }]);
     assert_eq!(e.names(), ["web"]);
     assert_eq!(e.container("web").unwrap().id, new.id);
@@ -1654,7 +1656,9 @@ async fn a_half_made_replacement_is_removed_and_the_old_container_restored() {
     e.set_state("web", ContainerState::Exited);
     e.rename("web", &aside_name(&old));
     e.run_with("web", "app:latest", |c| c.state = ContainerState::Created);
-    let settled = crate::reconcile(&e, &Filter::all(), false).await.unwrap();
+    let settled = crate::reconcile(&e, &Filter::all(), &Params::default())
+        .await
+        .unwrap();
     assert_eq!(settled, [Reconciled::RolledBack { name: "web".into() }]);
     let back = e.container("web").unwrap();
     assert_eq!(back.id, old.id);
@@ -1672,7 +1676,7 @@ async fn reconciling_respects_the_scope_and_leaves_watchtower_to_its_successor()
     e.run_with("wt", "app:latest", labelled(&[(label::WATCHTOWER, "true")]));
     // Names that merely look similar are not touched.
     e.run("db-wt-old-nothex", "app:latest");
-    let settled = crate::reconcile(&e, &Filter::all().scope("none"), false)
+    let settled = crate::reconcile(&e, &Filter::all().scope("none"), &Params::default())
         .await
         .unwrap();
     assert!(settled.is_empty(), "{settled:?}");

@@ -148,10 +148,7 @@ pub(crate) struct Protocol<'a, C: ?Sized> {
 
 impl<C: ContainerClient + ?Sized> Protocol<'_, C> {
     fn stop_options(&self, container: &Container) -> StopOptions {
-        StopOptions {
-            signal: labels::stop_signal_of(container),
-            timeout: self.params.stop_timeout,
-        }
+        stop_options(self.params, container)
     }
 
     /// Pre-update hook, rename aside, stop (or, with `--no-restart`, stop and remove; a
@@ -726,6 +723,14 @@ impl<C: ContainerClient + ?Sized> Protocol<'_, C> {
                 Ok(_) => tokio::time::sleep(Duration::from_millis(100)).await,
             }
         }
+    }
+}
+
+/// How `c` is stopped: its stop-signal label (else `SIGTERM`) and `--stop-timeout`.
+pub(crate) fn stop_options(params: &Params, c: &Container) -> StopOptions {
+    StopOptions {
+        signal: labels::stop_signal_of(c),
+        timeout: params.stop_timeout,
     }
 }
 

@@ -108,7 +108,7 @@ where
     /// `Err` only when the engine cannot list containers; everything that goes wrong for one
     /// container is in its line of the report.
     pub async fn update(&self, filter: &Filter) -> Result<Report, Error> {
-        let settled = reconcile(&self.client, filter, self.params.remove_volumes).await?;
+        let settled = reconcile(&self.client, filter, &self.params).await?;
         if settled
             .iter()
             .any(|r| matches!(r, Reconciled::Failed { .. }))
@@ -188,7 +188,7 @@ where
     /// Settles the renamed-aside containers an interrupted session left behind (see the
     /// [`crate::reconcile()`] function); `update` does this first anyway.
     pub async fn reconcile(&self, filter: &Filter) -> Result<Vec<Reconciled>, Error> {
-        reconcile(&self.client, filter, self.params.remove_volumes).await
+        reconcile(&self.client, filter, &self.params).await
     }
 
     async fn list(&self, filter: &Filter) -> Result<Vec<Container>, Error> {
