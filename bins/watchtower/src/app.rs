@@ -107,7 +107,8 @@ impl<C: Clock + 'static> App<C> {
                 .map(|t| Token::new(t.expose()))
                 .transpose()?
                 .ok_or(watchtower_http_api::Error::EmptyToken)?;
-            let mut api = Api::new(token);
+            // The read side (check, containers, history, readyz) whenever the API is on.
+            let mut api = Api::new(token).with_read(Arc::new(sessions.clone()));
             if self.config.http_api.update {
                 api = api.with_update(Arc::new(sessions.clone()));
             }

@@ -7,6 +7,7 @@
 //!   types are the `watchtower-config` crate; nothing here mirrors a library type;
 //! - [`logging`]: the subscriber and the log formats;
 //! - [`sessions`]: one session at a time, for the scheduler, the API and `--run-once`;
+//!   [`api_state`]: what the API's read side remembers (recent sessions, last results);
 //! - [`scheduler`], [`signals`], [`startup`]: the process's rhythm and its first words;
 //! - [`app`]: all of that together, behind the [`sessions::SessionRunner`] seam;
 //! - [`wiring`]: the real parts (Docker, registries, notifications) plugged into [`app`];
@@ -15,6 +16,7 @@
 //! - [`check`]: the `check` subcommand (what is stale and what an update would do).
 #![warn(missing_docs)]
 
+pub mod api_state;
 pub mod app;
 pub mod check;
 pub mod logging;

@@ -21,9 +21,9 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use async_trait::async_trait;
-use watchtower_actions::{Filter, RegistryChecker, Updater};
+use watchtower_actions::{CheckPlan, Filter, RegistryChecker, Updater};
 use watchtower_config::Config;
-use watchtower_container_client::{ContainerClient, DockerClient};
+use watchtower_container_client::{Container, ContainerClient, DockerClient};
 use watchtower_http_api::{Metrics, RegistryRequestCount, RegistryStats, UpdateScope};
 use watchtower_notify::{Notifier, NotifyLayer};
 use watchtower_registry_auth::CredentialStore;
@@ -239,6 +239,21 @@ impl<C: ContainerClient + 'static> SessionRunner for ActionsRunner<C> {
             }
         }
         result.map_err(|e| SessionFailed(e.to_string()))
+    }
+
+    async fn check_plan(&self) -> Result<CheckPlan, SessionFailed> {
+        let plan = self.updater.check_plan(&self.filter).await;
+        plan.map_err(|e| SessionFailed(e.to_string()))
+    }
+
+    async fn watched(&self) -> Result<Vec<(Container, String)>, SessionFailed> {
+        let watched = self.updater.watched(&self.filter).await;
+        watched.map_err(|e| SessionFailed(e.to_string()))
+    }
+
+    async fn ping(&self) -> Result<(), SessionFailed> {
+        let info = self.updater.client().engine_info().await;
+        info.map(|_| ()).map_err(|e| SessionFailed(e.to_string()))
     }
 }
 

@@ -1,5 +1,6 @@
-//! The HTTP API of watchtower: `/v1/update` to trigger an update session and `/v1/metrics`
-//! for Prometheus, both behind a bearer token.
+//! The HTTP API of watchtower: `/v1/update` to trigger an update session, `/v1/metrics`
+//! for Prometheus, the read side (`/v1/check`, `/v1/containers`, `/v1/history`), the probes
+//! `/livez` and `/readyz`, and `/v1/openapi.json`, the [`OPENAPI`] document of all of it.
 //!
 //! What it does, as in containrrr/watchtower (see `docs/http-api.md` for the differences):
 //!
@@ -14,6 +15,11 @@
 //! - `/v1/metrics` (`GET`): the series of [`Metrics`] in the Prometheus text format 0.0.4,
 //!   or in `OpenMetrics` 1.0.0 for a scraper whose `Accept` header asks for it
 //!   ([`MetricsFormat::negotiate`]).
+//! - With a [`ReadSide`] ([`Api::with_read`]): `POST /v1/check` (the check document, optionally
+//!   for some container names, from the query `name` or the body `{"names": [..]}`),
+//!   `GET /v1/containers`, `GET /v1/history` and `GET /readyz` (no token: 200 or 503 with a
+//!   reason).
+//! - Always: `GET /livez` (no token) and `GET /v1/openapi.json`.
 //!
 //! The listener ([`Api::serve`]) gives each client [`DEFAULT_READ_TIMEOUT`] to send its
 //! request headers (then disconnects it), serves at most [`DEFAULT_MAX_CONNECTIONS`]
@@ -49,6 +55,8 @@ mod auth;
 mod error;
 mod format;
 mod metrics;
+mod read;
+mod routes;
 mod scope;
 mod server;
 
@@ -63,15 +71,19 @@ use axum::body::Body;
 use axum::extract::{Query, Request, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
-use http::{HeaderValue, Method, StatusCode, header};
+use http::{HeaderValue, StatusCode, header};
 use tokio::net::TcpListener;
 
 pub use crate::auth::Token;
 pub use crate::error::Error;
 pub use crate::format::MetricsFormat;
 pub use crate::metrics::{Metrics, RegistryRequestCount, RegistryStats, ScanCounts};
+pub use crate::read::{ReadError, ReadSide};
 pub use crate::scope::UpdateScope;
 pub use watchtower_registry_auth::ImageSelector;
+
+/// The `OpenAPI` 3.0 document of the whole API, as `GET /v1/openapi.json` serves it.
+pub const OPENAPI: &str = include_str!("openapi.json");
 
 /// The default cap on request bodies, in bytes.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
@@ -111,6 +123,7 @@ pub struct Api {
     token: Token,
     update: Option<Arc<dyn UpdateTrigger>>,
     metrics: Option<Metrics>,
+    read: Option<Arc<dyn ReadSide>>,
     body_limit: usize,
     read_timeout: Duration,
     max_connections: usize,
@@ -122,6 +135,7 @@ impl std::fmt::Debug for Api {
             .field("token", &self.token)
             .field("update", &self.update.is_some())
             .field("metrics", &self.metrics.is_some())
+            .field("read", &self.read.is_some())
             .field("body_limit", &self.body_limit)
             .field("read_timeout", &self.read_timeout)
             .field("max_connections", &self.max_connections)
@@ -133,6 +147,7 @@ struct AppState {
     token: Token,
     update: Option<Arc<dyn UpdateTrigger>>,
     metrics: Option<Metrics>,
+    read: Option<Arc<dyn ReadSide>>,
     body_limit: usize,
     read_timeout: Duration,
 }
@@ -144,6 +159,7 @@ impl Api {
             token,
             update: None,
             metrics: None,
+            read: None,
             body_limit: DEFAULT_BODY_LIMIT,
             read_timeout: DEFAULT_READ_TIMEOUT,
             max_connections: DEFAULT_MAX_CONNECTIONS,
@@ -161,6 +177,15 @@ impl Api {
     #[must_use]
     pub fn with_metrics(mut self, metrics: Metrics) -> Self {
         self.metrics = Some(metrics);
+        self
+    }
+
+    /// Turns on the read side, served by `read`: `/v1/check`, `/v1/containers`,
+    /// `/v1/history` and `/readyz`. It does not count for [`Api::has_endpoints`]: the binary
+    /// adds it whenever the API is on.
+    #[must_use]
+    pub fn with_read(mut self, read: Arc<dyn ReadSide>) -> Self {
+        self.read = Some(read);
         self
     }
 
@@ -200,15 +225,25 @@ impl Api {
             token: self.token,
             update: self.update,
             metrics: self.metrics,
+            read: self.read,
             body_limit: self.body_limit,
             read_timeout: self.read_timeout,
         });
-        let mut router = Router::new();
+        let mut router = Router::new()
+            .route(routes::LIVEZ.path, any(livez))
+            .route(routes::OPENAPI.path, any(openapi));
         if state.update.is_some() {
-            router = router.route("/v1/update", any(update));
+            router = router.route(routes::UPDATE.path, any(update));
         }
         if state.metrics.is_some() {
-            router = router.route("/v1/metrics", any(metrics));
+            router = router.route(routes::METRICS.path, any(metrics));
+        }
+        if state.read.is_some() {
+            router = router
+                .route(routes::CHECK.path, any(check))
+                .route(routes::CONTAINERS.path, any(containers))
+                .route(routes::HISTORY.path, any(history))
+                .route(routes::READYZ.path, any(readyz));
         }
         router.with_state(state)
     }
@@ -275,12 +310,73 @@ fn error_response(status: StatusCode, message: &str) -> Response {
     json_response(status, &serde_json::json!({ "error": message }))
 }
 
-fn method_not_allowed(allow: &'static str) -> Response {
-    (
-        StatusCode::METHOD_NOT_ALLOWED,
-        [(header::ALLOW, HeaderValue::from_static(allow))],
-    )
-        .into_response()
+fn method_not_allowed(route: &routes::Route) -> Response {
+    let allow = route.methods.join(", ");
+    let mut response = StatusCode::METHOD_NOT_ALLOWED.into_response();
+    if let Ok(value) = HeaderValue::from_str(&allow) {
+        response.headers_mut().insert(header::ALLOW, value);
+    }
+    response
+}
+
+/// The answer to a request `route` does not serve: 401 without the token (before anything
+/// else is looked at), 405 for another method; `None` when the request may go on.
+fn refuse(state: &AppState, route: &routes::Route, request: &Request) -> Option<Response> {
+    if route.token && !authorized(state, request) {
+        tracing::debug!(path = route.path, "request without a valid token refused");
+        return Some(unauthorized());
+    }
+    if !route.methods.contains(&request.method().as_str()) {
+        return Some(method_not_allowed(route));
+    }
+    None
+}
+
+/// Reads a request body within the body limit and the read timeout; the error is the
+/// status to answer (413 or 408) and why.
+async fn read_body(
+    state: &AppState,
+    request: Request,
+) -> Result<bytes::Bytes, (StatusCode, String)> {
+    let read = axum::body::to_bytes(request.into_body(), state.body_limit);
+    match tokio::time::timeout(state.read_timeout, read).await {
+        Ok(Ok(body)) => Ok(body),
+        Ok(Err(_)) => Err((
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("request bodies are limited to {} bytes", state.body_limit),
+        )),
+        Err(_) => Err((
+            StatusCode::REQUEST_TIMEOUT,
+            format!(
+                "the request body did not arrive within {} s",
+                state.read_timeout.as_secs_f64()
+            ),
+        )),
+    }
+}
+
+/// The values of the query parameter `key`, in order; the error says why the query does
+/// not parse (answered with 400).
+fn query_values(request: &Request, key: &str) -> Result<Vec<String>, String> {
+    match Query::<Vec<(String, String)>>::try_from_uri(request.uri()) {
+        Ok(Query(pairs)) => Ok(pairs
+            .into_iter()
+            .filter(|(k, _)| k == key)
+            .map(|(_, value)| value)
+            .collect()),
+        Err(err) => Err(err.body_text()),
+    }
+}
+
+fn read_error(err: &ReadError) -> Response {
+    match err {
+        ReadError::ShuttingDown => {
+            error_response(StatusCode::SERVICE_UNAVAILABLE, &err.to_string())
+        }
+        ReadError::Failed { .. } => {
+            error_response(StatusCode::INTERNAL_SERVER_ERROR, &err.to_string())
+        }
+    }
 }
 
 fn authorized(state: &AppState, request: &Request) -> bool {
@@ -292,48 +388,23 @@ fn authorized(state: &AppState, request: &Request) -> bool {
 }
 
 async fn update(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    if !authorized(&state, &request) {
-        tracing::debug!(path = "/v1/update", "request without a valid token refused");
-        return unauthorized();
-    }
-    if request.method() != Method::POST && request.method() != Method::GET {
-        return method_not_allowed("GET, POST");
+    if let Some(refusal) = refuse(&state, &routes::UPDATE, &request) {
+        return refusal;
     }
     let Some(trigger) = state.update.clone() else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    let pairs = match Query::<Vec<(String, String)>>::try_from_uri(request.uri()) {
-        Ok(Query(pairs)) => pairs,
-        Err(err) => {
-            return error_response(StatusCode::BAD_REQUEST, &err.body_text());
-        }
+    let images = match query_values(&request, "image") {
+        Ok(images) => images,
+        Err(reason) => return error_response(StatusCode::BAD_REQUEST, &reason),
     };
-    let images = pairs
-        .iter()
-        .filter(|(key, _)| key == "image")
-        .map(|(_, value)| value.as_str());
-    let scope = match UpdateScope::from_query_values(images) {
+    let scope = match UpdateScope::from_query_values(images.iter().map(String::as_str)) {
         Ok(scope) => scope,
         Err(err) => return error_response(StatusCode::BAD_REQUEST, &err.to_string()),
     };
-    let read = axum::body::to_bytes(request.into_body(), state.body_limit);
-    let body = match tokio::time::timeout(state.read_timeout, read).await {
-        Ok(Ok(body)) => body,
-        Ok(Err(_)) => {
-            return error_response(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                &format!("request bodies are limited to {} bytes", state.body_limit),
-            );
-        }
-        Err(_) => {
-            return error_response(
-                StatusCode::REQUEST_TIMEOUT,
-                &format!(
-                    "the request body did not arrive within {} s",
-                    state.read_timeout.as_secs_f64()
-                ),
-            );
-        }
+    let body = match read_body(&state, request).await {
+        Ok(body) => body,
+        Err((status, reason)) => return error_response(status, &reason),
     };
     tracing::info!(%scope, body_bytes = body.len(), "Updates triggered by HTTP API request.");
     match trigger.update(scope).await {
@@ -348,15 +419,8 @@ async fn update(State(state): State<Arc<AppState>>, request: Request) -> Respons
 }
 
 async fn metrics(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    if !authorized(&state, &request) {
-        tracing::debug!(
-            path = "/v1/metrics",
-            "request without a valid token refused"
-        );
-        return unauthorized();
-    }
-    if request.method() != Method::GET && request.method() != Method::HEAD {
-        return method_not_allowed("GET, HEAD");
+    if let Some(refusal) = refuse(&state, &routes::METRICS, &request) {
+        return refusal;
     }
     let Some(metrics) = &state.metrics else {
         return StatusCode::NOT_FOUND.into_response();
@@ -376,3 +440,93 @@ async fn metrics(State(state): State<Arc<AppState>>, request: Request) -> Respon
     )
         .into_response()
 }
+
+async fn check(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    if let Some(refusal) = refuse(&state, &routes::CHECK, &request) {
+        return refusal;
+    }
+    let Some(read) = state.read.clone() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let query = match query_values(&request, "name") {
+        Ok(values) => values,
+        Err(reason) => return error_response(StatusCode::BAD_REQUEST, &reason),
+    };
+    let body = match read_body(&state, request).await {
+        Ok(body) => body,
+        Err((status, reason)) => return error_response(status, &reason),
+    };
+    let names = match read::check_names(query, &body) {
+        Ok(names) => names,
+        Err(reason) => return error_response(StatusCode::BAD_REQUEST, &reason),
+    };
+    tracing::info!(notify = "no", names = ?names, "check requested through the HTTP API");
+    match read.check(names).await {
+        Ok(document) => json_response(StatusCode::OK, &document),
+        Err(err) => read_error(&err),
+    }
+}
+
+async fn containers(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    if let Some(refusal) = refuse(&state, &routes::CONTAINERS, &request) {
+        return refusal;
+    }
+    let Some(read) = state.read.clone() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    match read.containers().await {
+        Ok(document) => json_response(StatusCode::OK, &document),
+        Err(err) => read_error(&err),
+    }
+}
+
+async fn history(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    if let Some(refusal) = refuse(&state, &routes::HISTORY, &request) {
+        return refusal;
+    }
+    let Some(read) = state.read.clone() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    json_response(StatusCode::OK, &read.history().await)
+}
+
+async fn readyz(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    if let Some(refusal) = refuse(&state, &routes::READYZ, &request) {
+        return refusal;
+    }
+    let Some(read) = state.read.clone() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    match read.ready().await {
+        Ok(()) => json_response(StatusCode::OK, &serde_json::json!({ "ready": true })),
+        Err(reason) => json_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &serde_json::json!({ "ready": false, "reason": reason }),
+        ),
+    }
+}
+
+async fn livez(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    if let Some(refusal) = refuse(&state, &routes::LIVEZ, &request) {
+        return refusal;
+    }
+    json_response(StatusCode::OK, &serde_json::json!({ "live": true }))
+}
+
+async fn openapi(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    if let Some(refusal) = refuse(&state, &routes::OPENAPI, &request) {
+        return refusal;
+    }
+    (
+        StatusCode::OK,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        OPENAPI,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod openapi_tests;
