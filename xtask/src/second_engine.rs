@@ -72,6 +72,7 @@ const TEST_TARGETS: &[&str] = &[
     "secrets",
     "signals",
     "killed",
+    "gate",
 ];
 /// Polling interval while waiting for the daemon.
 const POLL: Duration = Duration::from_millis(200);
