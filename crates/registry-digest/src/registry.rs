@@ -8,7 +8,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, Method, Request, StatusCode, header};
 use sha2::{Digest as _, Sha256};
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::OnceCell;
 use watchtower_http_client::retry_after;
 use watchtower_registry_auth::http::{HttpClient, HttpOptions, HttpStats, RequestKind};
 use watchtower_registry_auth::{
@@ -17,6 +17,7 @@ use watchtower_registry_auth::{
 };
 use watchtower_tls_config::TlsSettings;
 
+use crate::limit::HostLimit;
 use crate::{Error, InsecureRegistries};
 
 /// The manifest media types we accept: Docker v2 manifest and manifest list, OCI manifest and
@@ -47,7 +48,10 @@ pub struct RegistryOptions {
     /// Largest response body read.
     pub max_body_bytes: usize,
     /// At most this many manifest requests run at once against one registry host, counted
-    /// over every session of the client and its clones.
+    /// over every session of the client and its clones. The client lowers its bound below
+    /// this on a `429` (by half) and on a low `RateLimit-Remaining` (to half of what is
+    /// left), and raises it again by one per answer without such a sign. Over HTTP/2 the
+    /// requests share one connection; over HTTP/1.1 each one in flight needs its own.
     pub per_host_concurrency: usize,
     /// How often a request answered with 429 is retried.
     pub max_rate_limit_retries: u32,
@@ -68,7 +72,9 @@ impl Default for RegistryOptions {
             connect_timeout: http.connect_timeout,
             request_timeout: http.request_timeout,
             max_body_bytes: http.max_body_bytes,
-            per_host_concurrency: 4,
+            // HEADs are cheap for a registry (Docker Hub does not count them as pulls): a
+            // session's distinct images go out in one round, not in rounds of a few.
+            per_host_concurrency: 20,
             max_rate_limit_retries: 2,
             max_retry_wait: Duration::from_secs(10),
             user_agent: http.user_agent,
@@ -252,9 +258,9 @@ struct Inner {
     insecure: InsecureRegistries,
     insecure_all: bool,
     per_host: usize,
-    /// Manifest-request permits per registry host, shared by every session of this client,
-    /// so that `per_host_concurrency` holds however many sessions run at once.
-    permits: Mutex<HashMap<String, Arc<Semaphore>>>,
+    /// The manifest-request bound per registry host, shared by every session of this
+    /// client, so that `per_host_concurrency` holds however many sessions run at once.
+    limits: Mutex<HashMap<String, Arc<HostLimit>>>,
     clock: Arc<dyn Clock>,
     max_retries: u32,
     max_retry_wait: Duration,
@@ -308,7 +314,7 @@ impl Registry {
                 insecure: options.insecure_registries,
                 insecure_all,
                 per_host: options.per_host_concurrency.max(1),
-                permits: Mutex::default(),
+                limits: Mutex::default(),
                 clock: options.clock,
                 max_retries: options.max_rate_limit_retries,
                 max_retry_wait: options.max_retry_wait,
@@ -360,19 +366,27 @@ impl Registry {
         self.inner.tokens.cache()
     }
 
-    /// The manifest-request permits of `host`, shared by all sessions.
-    fn host_permits(&self, host: &str) -> Arc<Semaphore> {
-        lock(&self.inner.permits)
+    /// How many manifest requests may run at once against `host` now (`host:port` as in
+    /// image references, `registry-1.docker.io` for Docker Hub), or `None` before the
+    /// first: `per_host_concurrency`, or less after a `429` or a low
+    /// `RateLimit-Remaining`.
+    pub fn concurrency_limit(&self, host: &str) -> Option<usize> {
+        lock(&self.inner.limits).get(host).map(|l| l.limit())
+    }
+
+    /// The manifest-request bound of `host`, shared by all sessions.
+    fn host_limit(&self, host: &str) -> Arc<HostLimit> {
+        lock(&self.inner.limits)
             .entry(host.to_owned())
-            .or_insert_with(|| Arc::new(Semaphore::new(self.inner.per_host)))
+            .or_insert_with(|| Arc::new(HostLimit::new(self.inner.per_host)))
             .clone()
     }
 }
 
 struct HostState {
     endpoint: OnceCell<Result<Arc<Endpoint>, Error>>,
-    /// The client's permits for this host (see `Inner::permits`).
-    permits: Arc<Semaphore>,
+    /// The client's bound for this host (see `Inner::limits`).
+    limit: Arc<HostLimit>,
 }
 
 /// One round of checks. Endpoint discovery (scheme, challenge, credentials) happens once per
@@ -397,7 +411,7 @@ impl Session {
             .or_insert_with(|| {
                 Arc::new(HostState {
                     endpoint: OnceCell::new(),
-                    permits: self.registry.host_permits(host),
+                    limit: self.registry.host_limit(host),
                 })
             })
             .clone()
@@ -451,11 +465,7 @@ impl Session {
             .get_or_init(|| async { self.discover(host).await.map(Arc::new) })
             .await
             .clone()?;
-        let _permit = state
-            .permits
-            .acquire()
-            .await
-            .expect("semaphore never closed");
+        let _permit = state.limit.acquire().await;
 
         let reference_part = reference.digest().or(reference.tag()).unwrap_or("latest");
         let path = format!("/v2/{}/manifests/{reference_part}", reference.repository());
@@ -490,6 +500,7 @@ impl Session {
             if let Some(rl) = rate_limit {
                 lock(&inner.rate_limits).insert(host.to_owned(), rl);
             }
+            adapt(&state.limit, host, response.status, rate_limit);
             match response.status {
                 StatusCode::OK => {
                     let digest = if let Some(value) = response.headers.get("docker-content-digest")
@@ -693,6 +704,30 @@ impl Session {
             .http
             .send(RequestKind::Challenge, host, request)
             .await?)
+    }
+}
+
+/// Tells the host's bound what the registry answered (see [`HostLimit`]).
+fn adapt(limit: &HostLimit, host: &str, status: StatusCode, rate_limit: Option<RateLimit>) {
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        let limit = limit.rate_limited();
+        tracing::debug!(
+            registry = host,
+            limit,
+            "429: fewer manifest requests at once"
+        );
+        return;
+    }
+    let before = limit.limit();
+    let remaining = rate_limit.map(|r| r.remaining);
+    let limit = limit.answered(remaining);
+    if limit < before {
+        tracing::debug!(
+            registry = host,
+            limit,
+            remaining,
+            "few requests left: fewer manifest requests at once"
+        );
     }
 }
 

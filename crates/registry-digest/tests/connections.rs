@@ -1,4 +1,5 @@
-//! Connection reuse and the per-host concurrency bound, measured on the server side: a slow
+//! Connection reuse and the per-host concurrency bound (and how a low `RateLimit-Remaining`
+//! lowers it), measured on the server side: a slow
 //! fake registry on 127.0.0.1:0 (hyper, HTTP/1.1) counts the TCP connections that carry
 //! HTTP requests and the peak number of manifest `HEAD`s in flight at once.
 //!
@@ -40,6 +41,8 @@ struct Seen {
     in_flight: AtomicUsize,
     /// The most `HEAD`s ever in flight at once.
     peak: AtomicUsize,
+    /// The `RateLimit-Remaining` every `HEAD` answer carries (0: none).
+    remaining: AtomicUsize,
 }
 
 impl Seen {
@@ -138,7 +141,12 @@ async fn answer(
         seen.heads.fetch_add(1, Ordering::SeqCst);
         let _in_flight = InFlight::enter(&seen);
         tokio::time::sleep(delay).await;
-        Response::builder()
+        let mut response = Response::builder();
+        match Seen::get(&seen.remaining) {
+            0 => {}
+            n => response = response.header("ratelimit-remaining", format!("{n};w=21600")),
+        }
+        response
             .header("docker-content-digest", DIGEST)
             .header(
                 "content-type",
@@ -217,6 +225,39 @@ async fn sequential_checks_reuse_pooled_connections() {
         (connections + 1..=1 + requests / 8).contains(&opened),
         "the client opened {opened} connections for {requests} sequential requests"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_low_ratelimit_remaining_lowers_the_per_host_bound() {
+    let fake = SlowRegistry::start(Duration::from_millis(150)).await;
+    let registry = client(20);
+    let batch = |from: usize| -> Vec<CheckRequest> {
+        (from..from + 12)
+            .map(|i| {
+                let reference = fake.image(&format!("limited/app{i}"));
+                CheckRequest {
+                    local_repo_digests: local_digests(&reference),
+                    reference,
+                }
+            })
+            .collect()
+    };
+    let host = fake.addr.to_string();
+
+    // Plenty left: all twelve at once.
+    fake.seen.remaining.store(5000, Ordering::SeqCst);
+    registry.check_many(&batch(0)).await;
+    assert_eq!(Seen::get(&fake.seen.peak), 12);
+    assert_eq!(registry.concurrency_limit(&host), Some(20));
+
+    // Six left: at most three at once from the next request on.
+    fake.seen.remaining.store(6, Ordering::SeqCst);
+    registry.check_many(&batch(100)).await;
+    assert_eq!(registry.concurrency_limit(&host), Some(3));
+    fake.seen.peak.store(0, Ordering::SeqCst);
+    let results = registry.check_many(&batch(200)).await;
+    assert!(results.iter().all(|r| r.freshness == Freshness::Fresh));
+    assert_eq!(Seen::get(&fake.seen.peak), 3);
 }
 
 /// `count` distinct images of one host checked in one `check_many` with the bound
