@@ -16,12 +16,16 @@ use bollard::models::NetworkConnectRequest;
 use bollard::query_parameters::{
     CreateContainerOptions, CreateImageOptions, KillContainerOptions, ListContainersOptions,
     RemoveContainerOptions, RemoveImageOptions, RenameContainerOptions, StopContainerOptions,
+    TagImageOptions,
 };
 use futures_util::StreamExt;
 use tokio::time::Instant;
 use tracing::{debug, info, warn};
 
 pub use connect::DockerOptions;
+
+/// How many containers `list_containers` inspects at once.
+const INSPECT_CONCURRENCY: usize = 8;
 
 use crate::api_version::ApiVersion;
 use crate::client::{ContainerClient, Result};
@@ -237,10 +241,20 @@ impl ContainerClient for DockerClient {
             }))
             .await
             .map_err(|e| self.ctx("list", Target::Engine).translate(e))?;
-        let mut out = Vec::with_capacity(summaries.len());
-        for s in summaries {
-            let Some(id) = s.id else { continue };
-            match self.inspect_resolved(&id).await {
+        // The inspects run a few at a time (in list order): one after the other they cost
+        // a round trip to the engine each, which is most of a session over many containers.
+        let inspected: Vec<(String, Result<Container>)> =
+            futures_util::stream::iter(summaries.into_iter().filter_map(|s| s.id))
+                .map(|id| async move {
+                    let result = self.inspect_resolved(&id).await;
+                    (id, result)
+                })
+                .buffered(INSPECT_CONCURRENCY)
+                .collect()
+                .await;
+        let mut out = Vec::with_capacity(inspected.len());
+        for (id, result) in inspected {
+            match result {
                 Ok(c) => out.push(c),
                 // Removed between list and inspect.
                 Err(Error::NotFound { .. }) => debug!(container = %id, "gone before inspect"),
@@ -580,6 +594,19 @@ impl ContainerClient for DockerClient {
             .await
             .map(|_| ())
             .map_err(|e| self.ctx("remove", Target::Image(image_id)).translate(e))
+    }
+
+    async fn tag_image(&self, image_id: &str, repository: &str, tag: &str) -> Result<()> {
+        self.docker
+            .tag_image(
+                image_id,
+                Some(TagImageOptions {
+                    repo: Some(repository.to_owned()),
+                    tag: Some(tag.to_owned()),
+                }),
+            )
+            .await
+            .map_err(|e| self.ctx("tag", Target::Image(image_id)).translate(e))
     }
 
     async fn engine_info(&self) -> Result<EngineInfo> {
