@@ -79,7 +79,7 @@ pub use crate::error::Error;
 pub use crate::format::MetricsFormat;
 pub use crate::metrics::{Metrics, RegistryRequestCount, RegistryStats, ScanCounts};
 pub use crate::read::{ReadError, ReadSide};
-pub use crate::scope::UpdateScope;
+pub use crate::scope::{MAX_IMAGE_VALUE_CHARS, UpdateScope};
 pub use watchtower_registry_auth::ImageSelector;
 
 /// The `OpenAPI` 3.0 document of the whole API, as `GET /v1/openapi.json` serves it.

@@ -15,6 +15,11 @@ use watchtower_registry_auth::ImageSelector;
 use crate::Error;
 
 /// What an update session should look at.
+/// The longest `image` value accepted, in characters: a repository path is at most 255
+/// characters long (Docker's limit), so one selector always fits, and the `OpenAPI` document
+/// can state the limit as `maxLength`.
+pub const MAX_IMAGE_VALUE_CHARS: usize = 255;
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UpdateScope {
     /// Every container the instance watches (its name, label and scope filters still apply).
@@ -49,11 +54,21 @@ impl UpdateScope {
         }
     }
 
-    /// Builds a scope from the values of the `image` query parameter (each comma-separated).
-    /// No values, or only empty ones, mean [`UpdateScope::All`].
+    /// Builds a scope from the values of the `image` query parameter (each comma-separated,
+    /// at most [`MAX_IMAGE_VALUE_CHARS`] characters). No values, or only empty ones, mean
+    /// [`UpdateScope::All`].
     pub fn from_query_values<'a>(values: impl IntoIterator<Item = &'a str>) -> Result<Self, Error> {
         let mut selectors = Vec::new();
         for value in values {
+            if value.chars().count() > MAX_IMAGE_VALUE_CHARS {
+                return Err(Error::InvalidImageSelector {
+                    selector: value.chars().take(40).chain("…".chars()).collect(),
+                    reason: format!(
+                        "an image value is limited to {MAX_IMAGE_VALUE_CHARS} characters; \
+                         repeat image= for more selectors"
+                    ),
+                });
+            }
             for part in value.split(',') {
                 let part = part.trim();
                 if part.is_empty() {
@@ -116,6 +131,20 @@ mod tests {
         assert!(!scope.includes_image("127.0.0.1:5000/team/app:3"));
         assert!(!scope.includes_image("someone/nginx"));
         assert!(UpdateScope::All.includes_image("anything"));
+    }
+
+    #[test]
+    fn image_values_are_limited_to_255_characters() {
+        let path = format!("a/{}", "b".repeat(MAX_IMAGE_VALUE_CHARS - 2));
+        assert!(UpdateScope::from_query_values([path.as_str()]).is_ok());
+        let longer = format!("{path},c");
+        let err = UpdateScope::from_query_values([longer.as_str()]).unwrap_err();
+        assert!(
+            err.to_string().contains("limited to 255 characters"),
+            "{err}"
+        );
+        // The same selectors as two values are fine.
+        assert!(UpdateScope::from_query_values([path.as_str(), "c"]).is_ok());
     }
 
     #[test]
