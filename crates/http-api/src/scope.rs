@@ -14,12 +14,12 @@ use watchtower_registry_auth::ImageSelector;
 
 use crate::Error;
 
-/// What an update session should look at.
 /// The longest `image` value accepted, in characters: a repository path is at most 255
 /// characters long (Docker's limit), so one selector always fits, and the `OpenAPI` document
 /// can state the limit as `maxLength`.
 pub const MAX_IMAGE_VALUE_CHARS: usize = 255;
 
+/// What an update session should look at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum UpdateScope {
     /// Every container the instance watches (its name, label and scope filters still apply).
