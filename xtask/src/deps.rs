@@ -12,7 +12,10 @@
 //! - Debian's `golang-go` (Go 1.19, standard library only), which the notification template
 //!   test (`crates/notify/tests/go_differential.rs`) builds its Go renderer with;
 //! - Debian's `docker-compose`, which the image test runs the original's compose file with
-//!   (`tests/tests/image.rs`).
+//!   (`tests/tests/image.rs`);
+//! - `schemathesis` from the Python package index, pinned to [`SCHEMATHESIS_VERSION`], in a
+//!   virtualenv at `target/schemathesis-venv` (its many dependencies stay out of the system
+//!   python), which `tests/tests/api.rs` runs against the binary's `OpenAPI` document.
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -50,6 +53,7 @@ pub(crate) fn ensure_all() -> Result<()> {
         start_dockerd()?;
     }
     ensure_aiosmtpd()?;
+    ensure_schemathesis()?;
     if !cargo_subcommand_works("deny") {
         eprintln!("xtask: installing cargo-deny from crates.io (first run only)");
         let status = Command::new(cargo())
@@ -189,6 +193,64 @@ fn ensure_aiosmtpd() -> Result<()> {
     }
     if !importable() {
         bail!("aiosmtpd is still not importable by python3 after pip and apt");
+    }
+    Ok(())
+}
+
+/// The schemathesis release the API test is written for (its command line changed between
+/// 3.x and 4.x).
+const SCHEMATHESIS_VERSION: &str = "4.32.5";
+
+/// `target/schemathesis-venv`, where `tests/tests/api.rs` looks for `bin/schemathesis`.
+fn schemathesis_venv() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap_or_else(|| Path::new("."))
+        .join("target/schemathesis-venv")
+}
+
+/// schemathesis [`SCHEMATHESIS_VERSION`] in its own virtualenv. A Debian system python
+/// without `ensurepip` cannot make one: then Debian's `python3-venv` is installed first.
+fn ensure_schemathesis() -> Result<()> {
+    let venv = schemathesis_venv();
+    let bin = venv.join("bin/schemathesis");
+    let installed = || {
+        Command::new(&bin)
+            .arg("--version")
+            .output()
+            .is_ok_and(|out| {
+                out.status.success()
+                    && String::from_utf8_lossy(&out.stdout).contains(SCHEMATHESIS_VERSION)
+            })
+    };
+    if installed() {
+        return Ok(());
+    }
+    eprintln!(
+        "xtask: installing schemathesis {SCHEMATHESIS_VERSION} into {} (first run only)",
+        venv.display()
+    );
+    let make_venv = || {
+        Command::new("python3")
+            .arg("-m")
+            .arg("venv")
+            .arg(&venv)
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    if !make_venv() {
+        apt_install(&["python3-venv"])?;
+        if !make_venv() {
+            bail!("python3 -m venv {} failed", venv.display());
+        }
+    }
+    let pip = Command::new(venv.join("bin/python"))
+        .args(["-m", "pip", "install", "--quiet"])
+        .arg(format!("schemathesis=={SCHEMATHESIS_VERSION}"))
+        .status()
+        .context("could not run pip in the schemathesis virtualenv")?;
+    if !pip.success() || !installed() {
+        bail!("pip could not install schemathesis {SCHEMATHESIS_VERSION} ({pip})");
     }
     Ok(())
 }
