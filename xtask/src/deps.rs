@@ -13,7 +13,7 @@
 //!   test (`crates/notify/tests/go_differential.rs`) builds its Go renderer with;
 //! - Debian's `docker-compose`, which the image test runs the original's compose file with
 //!   (`tests/tests/image.rs`);
-//! - `schemathesis` from the Python package index, pinned to [`SCHEMATHESIS_VERSION`], in a
+//! - `schemathesis` from the Python package index, pinned to `SCHEMATHESIS_VERSION`, in a
 //!   virtualenv at `target/schemathesis-venv` (its many dependencies stay out of the system
 //!   python), which `tests/tests/api.rs` runs against the binary's `OpenAPI` document.
 
@@ -209,7 +209,7 @@ fn schemathesis_venv() -> std::path::PathBuf {
         .join("target/schemathesis-venv")
 }
 
-/// schemathesis [`SCHEMATHESIS_VERSION`] in its own virtualenv. A Debian system python
+/// schemathesis `SCHEMATHESIS_VERSION` in its own virtualenv. A Debian system python
 /// without `ensurepip` cannot make one: then Debian's `python3-venv` is installed first.
 fn ensure_schemathesis() -> Result<()> {
     let venv = schemathesis_venv();
