@@ -152,6 +152,36 @@ async fn rejected_version(next: FixtureSpec, prefix: &str, reason: &str) -> anyh
     assert!(running, "and runs");
     assert_eq!(image_id, old_image);
     assert_eq!(leftovers(&engine, &name).await?, Vec::<String>::new());
+
+    // The engine remembers the rolled-back digest: a new watchtower process skips it, says
+    // why, and neither pulls nor touches the container.
+    let marker = format!(
+        "{}:wt-rejected-{}",
+        image.repository(),
+        image.digest().trim_start_matches("sha256:")
+    );
+    assert_eq!(
+        engine.image_id(&marker).await?.as_deref(),
+        Some(image.image_id()),
+        "the rolled-back image is tagged {marker}"
+    );
+    registry.clear_access_log();
+    let (report, _) = session(&ca, &["--health-gate"], &name).await?;
+    let skipped = entry(&report, "skipped", &name);
+    let error = skipped["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains("rolled back by the health gate before") && error.contains(&marker),
+        "{error}"
+    );
+    registry.flush_access_log().await?;
+    let gets: Vec<_> = registry
+        .access_log()
+        .into_iter()
+        .filter(|e| e.method == "GET" && e.path.contains("/manifests/"))
+        .collect();
+    assert!(gets.is_empty(), "nothing pulled: {gets:#?}");
+    let (id, running, _, _) = now(&engine, &name).await?;
+    assert!(id == old_id && running, "the old container is untouched");
     Ok(())
 }
 

@@ -12,7 +12,7 @@ use watchtower_session_report::{ContainerRef, FailedStep, ReportBuilder};
 
 use crate::freshness::{Freshness, FreshnessChecker, FreshnessQuery};
 use crate::image_ref::ImageName;
-use crate::{Params, labels};
+use crate::{Params, labels, rejected};
 
 /// Whether the session may change anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,12 +163,22 @@ where
         );
     }
     log_unknowns(params, mode, &entries, &routes, &answers);
+    let rejected = rejected_digests(client, &entries, &routes, &answers, concurrency).await;
+    let is_rejected = |entry: &Entry, route: &Route| match route.answer(&answers) {
+        Some(Freshness::Stale { remote_digest }) => {
+            rejected.contains(&(entry.image_name.as_str().to_owned(), remote_digest.clone()))
+        }
+        _ => false,
+    };
 
     // Follow-ups: local look-ups of the tag and pulls, each once per reference.
     let mut local_refs = BTreeSet::new();
     let mut pull_refs: BTreeMap<String, ImageName> = BTreeMap::new();
     for (entry, route) in entries.iter().zip(&routes) {
         let name = &entry.image_name;
+        if is_rejected(entry, route) {
+            continue;
+        }
         match (route, route.answer(&answers), mode) {
             (Route::Local, ..) | (_, Some(Freshness::Fresh), _) => {
                 local_refs.insert(name.as_str().to_owned());
@@ -190,6 +200,15 @@ where
         .await;
 
     for (entry, route) in entries.iter_mut().zip(routes) {
+        if is_rejected(entry, &route)
+            && let (Some(reference), Some(Freshness::Stale { remote_digest })) =
+                (entry.image_name.reference(), route.answer(&answers))
+        {
+            entry.remote_digest = Some(remote_digest.clone());
+            entry.verdict = Verdict::Skipped(rejected::reason(reference, remote_digest));
+            log_verdict(entry);
+            continue;
+        }
         match route.answer(&answers) {
             Some(Freshness::Stale { remote_digest }) => {
                 entry.remote_digest = Some(remote_digest.clone());
@@ -221,6 +240,36 @@ where
         log_verdict(entry);
     }
     entries
+}
+
+/// The (image name, digest) pairs among the registry's stale answers that the health gate
+/// rolled back before (see [`crate::rejected`]), each looked up once.
+async fn rejected_digests<C: ContainerClient + ?Sized>(
+    client: &C,
+    entries: &[Entry],
+    routes: &[Route],
+    answers: &[Freshness],
+    concurrency: usize,
+) -> BTreeSet<(String, String)> {
+    let mut asked: BTreeMap<(String, String), ImageReference> = BTreeMap::new();
+    for (entry, route) in entries.iter().zip(routes) {
+        if let (Some(reference), Some(Freshness::Stale { remote_digest })) =
+            (entry.image_name.reference(), route.answer(answers))
+        {
+            asked
+                .entry((entry.image_name.as_str().to_owned(), remote_digest.clone()))
+                .or_insert_with(|| reference.clone());
+        }
+    }
+    stream::iter(asked)
+        .map(|(key, reference)| async move {
+            let rejected = rejected::was_rejected(client, &reference, &key.1).await;
+            rejected.then_some(key)
+        })
+        .buffer_unordered(concurrency)
+        .filter_map(|found| async move { found })
+        .collect()
+        .await
 }
 
 /// Distinct registry questions, keyed by (reference, image the container runs).

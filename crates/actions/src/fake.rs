@@ -515,6 +515,17 @@ impl ContainerClient for FakeEngine {
         })
     }
 
+    async fn tag_image(&self, image_id: &str, repository: &str, tag: &str) -> Result<()> {
+        self.with(|s| {
+            s.log(format!("tag {image_id} {repository}:{tag}"));
+            s.failing("tag", image_id)?;
+            s.image(image_id)?;
+            s.tags
+                .insert(format!("{repository}:{tag}"), image_id.to_owned());
+            Ok(())
+        })
+    }
+
     async fn remove_image(&self, image_id: &str) -> Result<()> {
         self.with(|s| {
             s.log(format!("remove_image {image_id}"));

@@ -378,3 +378,71 @@ async fn an_interrupted_start_first_update_stops_the_running_old_container_befor
         ]
     );
 }
+
+// ---------------------------------------------------------------------------------------
+// No retry of a known-bad image
+
+fn digest(c: char) -> String {
+    format!("sha256:{}", c.to_string().repeat(64))
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_rolled_back_digest_is_not_tried_again_until_the_tag_moves_on() {
+    use crate::Freshness;
+    let (e, r) = (FakeEngine::new(), FakeRegistry::new());
+    stale_image(&e, &r, "app:latest");
+    r.answer(
+        "app:latest",
+        Freshness::Stale {
+            remote_digest: digest('b'),
+        },
+    );
+    let old = e.run("web", "app:latest");
+    e.on_start("web", &[AfterStart::Exited(1)]);
+    let u = Updater::new(e, r, gated());
+    let first = u.update(&Filter::all()).await.unwrap();
+    assert_eq!(
+        entry(&first, "web").failed_step(),
+        Some(FailedStep::HealthGate)
+    );
+    let marker = format!("docker.io/library/app:wt-rejected-{}", "b".repeat(64));
+    assert!(
+        u.client().calls().contains(&format!(
+            "tag {} {marker}",
+            crate::tests::new_id("app:latest")
+        )),
+        "{:?}",
+        u.client().calls()
+    );
+
+    // The same digest again: skipped with the reason, not pulled, nothing touched.
+    let calls_before = u.client().calls().len();
+    let second = u.update(&Filter::all()).await.unwrap();
+    let w = entry(&second, "web");
+    assert_eq!(w.state(), State::Skipped, "{w:?}");
+    assert!(
+        w.error()
+            .unwrap()
+            .contains("rolled back by the health gate before")
+            && w.error().unwrap().contains(&marker),
+        "{w:?}"
+    );
+    let later = &u.client().calls()[calls_before..];
+    assert!(
+        later
+            .iter()
+            .all(|c| !c.starts_with("pull") && !c.starts_with("stop")),
+        "{later:?}"
+    );
+    assert_eq!(u.client().container("web").unwrap().id, old.id);
+
+    // The tag moves on to a newer digest: tried (and here, updated).
+    u.registry().answer(
+        "app:latest",
+        Freshness::Stale {
+            remote_digest: digest('c'),
+        },
+    );
+    let third = u.update(&Filter::all()).await.unwrap();
+    assert_eq!(entry(&third, "web").state(), State::Updated);
+}

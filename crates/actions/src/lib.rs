@@ -113,6 +113,7 @@ mod params;
 mod plan;
 mod reconcile;
 mod registry;
+mod rejected;
 mod update;
 mod updater;
 
@@ -127,6 +128,7 @@ pub use params::{CancelToken, Params, UpdateOrder, format_go_duration};
 pub use plan::{CheckAction, CheckPlan, CheckState, CheckedContainer};
 pub use reconcile::{Reconciled, original_name, reconcile};
 pub use registry::RegistryChecker;
+pub use rejected::REJECTED_TAG_PREFIX;
 pub use update::{ASIDE_MARKER, HOLDER_MARKER, aside_name, volume_holder_name};
 pub use updater::Updater;
 pub use watchtower_session_report::Report;

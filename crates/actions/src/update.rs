@@ -76,6 +76,9 @@ pub(crate) struct Job {
     pub(crate) start_first: bool,
     /// Start-first was asked for but cannot be done, for this reason (stop-first instead).
     pub(crate) fallback: Option<String>,
+    /// The digest the registry served for the new image (to remember it when the health
+    /// gate rolls it back).
+    pub(crate) new_digest: Option<String>,
 }
 
 /// What happened to a job.

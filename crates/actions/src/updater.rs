@@ -12,7 +12,7 @@ use crate::order::Ordering;
 use crate::plan::CheckPlan;
 use crate::reconcile::{Reconciled, original_name, reconcile};
 use crate::update::{Job, Outcome, Protocol, StopPhase, Stopped, why_not_start_first};
-use crate::{Error, Filter, FreshnessChecker, Params, UpdateOrder, image_ref, labels};
+use crate::{Error, Filter, FreshnessChecker, Params, UpdateOrder, image_ref, labels, rejected};
 
 /// Runs check and update sessions against a container engine and a registry.
 ///
@@ -167,6 +167,15 @@ where
                     restored,
                 } => {
                     report.failed(&job.cref, *step, reason.as_str(), *restored);
+                    if *step == FailedStep::HealthGate
+                        && let (Some(digest), Some(reference)) = (
+                            &job.new_digest,
+                            image_ref::ImageName::of(&job.container).reference(),
+                        )
+                    {
+                        rejected::remember(&self.client, &job.new_image.id, reference, digest)
+                            .await;
+                    }
                 }
             }
         }
@@ -274,6 +283,7 @@ where
                 gate,
                 start_first: wants_start_first && fallback.is_none(),
                 fallback,
+                new_digest: entry.remote_digest.clone().filter(|_| stale),
             });
         }
         jobs

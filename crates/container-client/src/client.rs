@@ -58,6 +58,9 @@ pub trait ContainerClient: Send + Sync {
     /// Removes an image by ID (forced, as the original's cleanup does).
     async fn remove_image(&self, image_id: &str) -> Result<()>;
 
+    /// Tags the image `image_id` as `<repository>:<tag>` (moving the tag if it exists).
+    async fn tag_image(&self, image_id: &str, repository: &str, tag: &str) -> Result<()>;
+
     /// Engine version, negotiated API version, insecure registries.
     async fn engine_info(&self) -> Result<EngineInfo>;
 
