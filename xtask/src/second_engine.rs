@@ -60,7 +60,7 @@ const E2E_VAR: &str = "WATCHTOWER_E2E";
 /// The test targets (file names under `tests/`) run against the second engine:
 /// `watchtower-container-client`'s engine tests, `watchtower-actions`' sessions and self-update,
 /// and the binary's end-to-end suite (`tests/`: updates, notifications, secrets, signals, a
-/// process killed during a stop).
+/// process killed during a stop, the health gate and start-first).
 const TEST_TARGETS: &[&str] = &[
     "docker_engine",
     "engine_versions",

@@ -200,46 +200,60 @@ where
         .await;
 
     for (entry, route) in entries.iter_mut().zip(routes) {
-        if is_rejected(entry, &route)
-            && let (Some(reference), Some(Freshness::Stale { remote_digest })) =
-                (entry.image_name.reference(), route.answer(&answers))
-        {
-            entry.remote_digest = Some(remote_digest.clone());
-            entry.verdict = Verdict::Skipped(rejected::reason(reference, remote_digest));
-            log_verdict(entry);
-            continue;
-        }
-        match route.answer(&answers) {
-            Some(Freshness::Stale { remote_digest }) => {
-                entry.remote_digest = Some(remote_digest.clone());
-            }
-            Some(Freshness::Fresh) => entry.registry_fresh = true,
-            _ => {}
-        }
-        entry.verdict = match route {
-            Route::Decided(verdict) => verdict,
-            Route::Local => match local.get(entry.image_name.as_str()) {
-                Some(Ok(image)) => compare(&entry.container, image),
-                Some(Err(err)) => Verdict::Failed(FailedStep::Inspect, err.clone()),
-                None => Verdict::Failed(
-                    FailedStep::Inspect,
-                    format!("image {} was not looked up", entry.image_name),
-                ),
-            },
-            Route::Registry(_) | Route::Unchecked(_) => match route.answer(&answers) {
-                Some(answer) => after_registry(entry, answer, mode, &local, &pulled),
-                None => Verdict::Failed(
-                    FailedStep::Check,
-                    format!(
-                        "the registry checker gave no answer for {}",
-                        entry.image_name
-                    ),
-                ),
-            },
-        };
+        let rejected = is_rejected(entry, &route);
+        settle(entry, route, &answers, rejected, mode, &local, &pulled);
         log_verdict(entry);
     }
     entries
+}
+
+/// The entry's verdict from its route, the registry's answer and the follow-ups; `rejected`:
+/// the registry's digest is one the health gate rolled back before.
+fn settle(
+    entry: &mut Entry,
+    route: Route,
+    answers: &[Freshness],
+    rejected: bool,
+    mode: Mode,
+    local: &Lookups,
+    pulled: &Lookups,
+) {
+    let answer = route.answer(answers);
+    match answer {
+        Some(Freshness::Stale { remote_digest }) => {
+            entry.remote_digest = Some(remote_digest.clone());
+        }
+        Some(Freshness::Fresh) => entry.registry_fresh = true,
+        _ => {}
+    }
+    if rejected
+        && let (Some(reference), Some(Freshness::Stale { remote_digest })) =
+            (entry.image_name.reference(), answer)
+    {
+        entry.verdict = Verdict::Skipped(rejected::reason(reference, remote_digest));
+        return;
+    }
+    entry.verdict = match route {
+        Route::Decided(verdict) => verdict,
+        Route::Local => match local.get(entry.image_name.as_str()) {
+            Some(Ok(image)) => compare(&entry.container, image),
+            Some(Err(err)) => Verdict::Failed(FailedStep::Inspect, err.clone()),
+            None => Verdict::Failed(
+                FailedStep::Inspect,
+                format!("image {} was not looked up", entry.image_name),
+            ),
+        },
+        Route::Registry(_) | Route::Unchecked(_) => match answer {
+            Some(answer) => after_registry(entry, answer, mode, local, pulled),
+            None => Verdict::Failed(
+                FailedStep::Check,
+                format!(
+                    "the registry checker gave no answer for {}",
+                    entry.image_name
+                ),
+            ),
+        },
+    };
 }
 
 /// The (image name, digest) pairs among the registry's stale answers that the health gate

@@ -1,10 +1,12 @@
 //! The safe update of one container (DESIGN.md, "Safe update"):
 //!
-//! pre-update hook -> stop -> rename aside `<name>-wt-old-<short id>` -> create the new one
+//! pre-update hook -> rename aside `<name>-wt-old-<short id>` -> stop -> create the new one
 //! under the original name -> connect networks -> start (if the old one ran, or
-//! `--revive-stopped`) -> [rolling: wait until ready] -> post-update hook -> remove the old one.
+//! `--revive-stopped`) -> [health gate | rolling: wait until ready] -> post-update hook ->
+//! remove the old one. Start-first ([`Protocol::start_first`]) leaves out the stop until the
+//! new one runs (and passed its gate), then stops the old one before removing it.
 //!
-//! Any failure after the stop rolls back: the half-made new container is removed, the old
+//! Any failure after the rename rolls back: the half-made new container is removed, the old
 //! one gets its name back and is started again if it was running. The outcome names the
 //! step that failed and whether the rollback worked.
 //!
@@ -231,20 +233,7 @@ impl<C: ContainerClient + ?Sized> Protocol<'_, C> {
         }
 
         if self.params.no_restart {
-            info!(container = %c.name, "removing without a replacement (--no-restart)");
-            return StopPhase::Done(
-                match self
-                    .client
-                    .remove_container(&c.id, self.params.remove_volumes)
-                    .await
-                {
-                    Ok(()) => Outcome::Updated { new_id: None },
-                    Err(err) => {
-                        let rollback = self.restart_if_stopped(c, running).await;
-                        failed(FailedStep::RemoveOld, err.to_string(), rollback)
-                    }
-                },
-            );
+            return StopPhase::Done(self.remove_without_replacement(c, running).await);
         }
 
         let holder_name = volume_holder_name(&job.container);
@@ -264,6 +253,22 @@ impl<C: ContainerClient + ?Sized> Protocol<'_, C> {
         // The old container is gone (or back): nothing deletes the held volumes any more.
         self.release_volumes(&holder_name, holder.as_deref()).await;
         phase
+    }
+
+    /// `--no-restart`: the stopped container is removed, and nothing replaces it.
+    async fn remove_without_replacement(&self, c: &Container, was_running: bool) -> Outcome {
+        info!(container = %c.name, "removing without a replacement (--no-restart)");
+        match self
+            .client
+            .remove_container(&c.id, self.params.remove_volumes)
+            .await
+        {
+            Ok(()) => Outcome::Updated { new_id: None },
+            Err(err) => {
+                let rollback = self.restart_if_stopped(c, was_running).await;
+                failed(FailedStep::RemoveOld, err.to_string(), rollback)
+            }
+        }
     }
 
     /// Before a `--rm` container stops: the engine deletes the anonymous volumes of a

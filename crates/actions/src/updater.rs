@@ -309,13 +309,13 @@ where
             }
             if job.start_first {
                 // Not stopped now: replaced in the start phase, in dependency order.
-                stopped.push(Pending::StartFirst(job));
+                stopped.push(Pending::StartFirst(Box::new(job)));
                 continue;
             }
             let cref = job.cref.clone();
             let snapshot = job.clone();
             match Box::pin(protocol.stop(job)).await {
-                StopPhase::Stopped(st) => stopped.push(Pending::Stopped(*st)),
+                StopPhase::Stopped(st) => stopped.push(Pending::Stopped(st)),
                 StopPhase::Done(outcome) => {
                     debug!(container = %cref.name, ?outcome, "finished at the stop phase");
                     outcomes.push((snapshot, outcome));
@@ -329,12 +329,14 @@ where
             let (job, outcome) = match pending {
                 Pending::Stopped(st) => {
                     let job = st.job().clone();
-                    (job, Box::pin(protocol.start(st, false)).await)
+                    (job, Box::pin(protocol.start(*st, false)).await)
                 }
-                Pending::StartFirst(job) if self.params.cancel.is_cancelled() => (job, cancelled()),
+                Pending::StartFirst(job) if self.params.cancel.is_cancelled() => {
+                    (*job, cancelled())
+                }
                 Pending::StartFirst(job) => {
-                    let snapshot = job.clone();
-                    (snapshot, Box::pin(protocol.start_first(job)).await)
+                    let snapshot = (*job).clone();
+                    (snapshot, Box::pin(protocol.start_first(*job)).await)
                 }
             };
             outcomes.push((job, outcome));
@@ -460,9 +462,9 @@ pub(crate) fn decide(
 /// A job waiting for the start phase of a stop-all-then-start session.
 enum Pending {
     /// Stopped and renamed aside: to be recreated.
-    Stopped(Stopped),
+    Stopped(Box<Stopped>),
     /// Start-first: still running, replaced in the start phase.
-    StartFirst(Job),
+    StartFirst(Box<Job>),
 }
 
 /// The other selected containers that use `c`'s network namespace
