@@ -564,6 +564,12 @@ impl Object for ContainerObj {
             "State" => Value::from(c.state().as_str()),
             "FailedStep" => Value::from(c.failed_step().map_or("", |s| s.as_str())),
             "Restored" => Value::Bool(c.restored()),
+            // Added by this project: rolled back by the health gate, and the update's note.
+            "RolledBack" => Value::Bool(
+                c.restored()
+                    && c.failed_step() == Some(watchtower_session_report::FailedStep::HealthGate),
+            ),
+            "Note" => Value::from(c.note().unwrap_or("")),
             _ => return None,
         }))
     }

@@ -374,3 +374,29 @@ fn choosing_templates() {
     assert!(broken.fallback_reason.is_some());
     assert!(templates::choose("{{.Title}}", true).built_in.is_none());
 }
+
+#[test]
+fn a_health_gate_rollback_and_an_update_note_reach_templates() {
+    let web = ContainerRef::new(hex('1'), "/web", "nginx:1.27", sha('a'));
+    let api = ContainerRef::new(hex('2'), "/api", "api:2", sha('c'));
+    let mut b = ReportBuilder::new();
+    b.scanned(&web, sha('b'));
+    b.failed(
+        &web,
+        FailedStep::HealthGate,
+        "rolled back: the new container exited with code 3",
+        true,
+    );
+    b.updated(&api, sha('d'));
+    b.note(&api, "updated stop-first: it publishes host ports");
+    let out = render_report_mode(
+        "{{range .Report.All}}{{.Name}} rolled-back={{.RolledBack}} step={{.FailedStep}} \
+         note={{.Note}}; {{end}}",
+        Some(b.build()),
+    );
+    assert_eq!(
+        out,
+        "/web rolled-back=true step=health-gate note=; \
+         /api rolled-back=false step= note=updated stop-first: it publishes host ports; "
+    );
+}
