@@ -306,6 +306,12 @@ fn route(
         params.no_pull,
         params.label_take_precedence,
     );
+    if let Some(service) = labels::swarm_service_of(container) {
+        return Route::Decided(Verdict::Skipped(format!(
+            "managed by swarm service {service}: Swarm replaces its tasks, watchtower never \
+             recreates them as loose containers"
+        )));
+    }
     if image_name.is_image_id() {
         return Route::Decided(Verdict::Skipped(
             "container uses a pinned image, and cannot be updated by watchtower".to_owned(),

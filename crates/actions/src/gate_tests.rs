@@ -446,3 +446,40 @@ async fn a_rolled_back_digest_is_not_tried_again_until_the_tag_moves_on() {
     let third = u.update(&Filter::all()).await.unwrap();
     assert_eq!(entry(&third, "web").state(), State::Updated);
 }
+
+// ---------------------------------------------------------------------------------------
+// Swarm tasks
+
+#[tokio::test]
+async fn a_swarm_task_container_is_never_recreated_and_says_by_whom_it_is_managed() {
+    let (e, r) = (FakeEngine::new(), FakeRegistry::new());
+    stale_image(&e, &r, "app:latest");
+    let task = e.run_with(
+        "web.1.abc",
+        "app:latest",
+        labelled(&[
+            (label::SWARM_SERVICE_ID, "svc123"),
+            (label::SWARM_SERVICE_NAME, "web"),
+            (label::SWARM_TASK_ID, "task456"),
+        ]),
+    );
+    let u = Updater::new(e, r, Params::default());
+    let report = u.update(&Filter::all()).await.unwrap();
+    let w = entry(&report, "web.1.abc");
+    assert_eq!(w.state(), State::Skipped);
+    assert!(
+        w.error()
+            .unwrap()
+            .starts_with("managed by swarm service web:"),
+        "{w:?}"
+    );
+    assert!(
+        u.client()
+            .calls_of(&["pull", "stop", "rename", "create"])
+            .is_empty(),
+        "{:?}",
+        u.client().calls()
+    );
+    assert_eq!(u.client().container("web.1.abc").unwrap().id, task.id);
+    assert!(u.registry().asked().is_empty(), "not even checked");
+}

@@ -102,6 +102,27 @@ pub fn stop_signal_of(container: &Container) -> String {
         .to_owned()
 }
 
+/// Set by the engine on a Swarm task's container: the service's name and ID, the task's ID.
+pub const SWARM_SERVICE_NAME: &str = "com.docker.swarm.service.name";
+/// See [`SWARM_SERVICE_NAME`].
+pub const SWARM_SERVICE_ID: &str = "com.docker.swarm.service.id";
+/// See [`SWARM_SERVICE_NAME`].
+pub const SWARM_TASK_ID: &str = "com.docker.swarm.task.id";
+
+/// The Swarm service a task container belongs to (its name, else its ID, else `unknown`),
+/// or `None` for a container that is not a Swarm task.
+pub fn swarm_service_of(container: &Container) -> Option<&str> {
+    let l = &container.labels;
+    if !l.contains_key(SWARM_SERVICE_ID) && !l.contains_key(SWARM_TASK_ID) {
+        return None;
+    }
+    Some(
+        l.get(SWARM_SERVICE_NAME)
+            .or_else(|| l.get(SWARM_SERVICE_ID))
+            .map_or("unknown", String::as_str),
+    )
+}
+
 /// Whether the container's updates pass the health gate: its `health-gate` label when that
 /// is a boolean, else `--health-gate`.
 pub fn health_gate_of(container: &Container, global: bool) -> bool {

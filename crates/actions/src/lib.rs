@@ -137,8 +137,9 @@ pub use watchtower_session_report::Report;
 pub mod label {
     pub use crate::labels::{
         DEPENDS_ON, ENABLE, HEALTH_GATE, MONITOR_ONLY, NO_PULL, REPLACES, SCOPE, STOP_SIGNAL,
-        UPDATE_ORDER, VOLUME_HOLDER, WATCHTOWER, ZODIAC_ORIGINAL_IMAGE, health_gate_of,
-        is_watchtower, label_or_global, parse_bool, scope_of, stop_signal_of, update_order_of,
+        SWARM_SERVICE_ID, SWARM_SERVICE_NAME, SWARM_TASK_ID, UPDATE_ORDER, VOLUME_HOLDER,
+        WATCHTOWER, ZODIAC_ORIGINAL_IMAGE, health_gate_of, is_watchtower, label_or_global,
+        parse_bool, scope_of, stop_signal_of, swarm_service_of, update_order_of,
     };
 }
 
