@@ -378,3 +378,119 @@ async fn check_with_the_registry_down_fails_with_one_line() -> anyhow::Result<()
     );
     Ok(())
 }
+
+/// Pinned references and a dependency cycle: a container created from an image ID is skipped
+/// as pinned, one pinned to a digest is fresh without a registry question, and two stale
+/// containers that depend on each other are reported stale with the reason an update would
+/// not touch them. Only manifest `HEAD`s reach the registry, and nothing is touched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_reports_pinned_images_and_a_cycle() -> anyhow::Result<()> {
+    let Some(engine) = Engine::require().await else {
+        return Ok(());
+    };
+    let registry = Registry::start(RegistryMode::Tls).await?;
+    let ca = registry
+        .ca_pem_path()
+        .expect("a TLS registry has a CA")
+        .to_str()
+        .expect("utf-8 path")
+        .to_owned();
+    let scope = engine.unique_name("check-pinned-scope");
+    let mut image = FixtureImage::publish(
+        &engine,
+        &registry,
+        "e2e/check-pinned",
+        FixtureSpec::default(),
+    )
+    .await?;
+    let by_id = engine.unique_name("check-by-id");
+    let by_digest = engine.unique_name("check-by-digest");
+    let cycle_a = engine.unique_name("check-cycle-a");
+    let cycle_b = engine.unique_name("check-cycle-b");
+    let run = |name: &str, reference: String, depends_on: Option<&str>| {
+        let mut spec = ContainerSpec::new(reference)
+            .network_mode("none")
+            .label(SCOPE_LABEL, &scope);
+        if let Some(other) = depends_on {
+            spec = spec.label(DEPENDS_ON_LABEL, other);
+        }
+        (name.to_owned(), spec)
+    };
+    for (name, spec) in [
+        run(&by_id, image.image_id().to_owned(), None),
+        run(
+            &by_digest,
+            format!("{}@{}", image.repository(), image.digest()),
+            None,
+        ),
+        run(&cycle_a, image.reference(), Some(&cycle_b)),
+        run(&cycle_b, image.reference(), Some(&cycle_a)),
+    ] {
+        engine.run_container(&name, spec).await?;
+    }
+    image.publish_next_version().await?;
+    let names = [&by_id, &by_digest, &cycle_a, &cycle_b];
+    let mut before = Vec::new();
+    for name in names {
+        before.push(identity(&engine, name).await?);
+    }
+    registry.flush_access_log().await?;
+    registry.clear_access_log();
+
+    let (code, json, stderr) = run_check(&[
+        "check",
+        "--output",
+        "json",
+        "--scope",
+        &scope,
+        "--registry-ca",
+        &ca,
+    ])
+    .await?;
+    assert_eq!(code, Some(EXIT_STALE), "stdout:\n{json}\nstderr:\n{stderr}");
+    let doc: serde_json::Value = serde_json::from_str(&json)?;
+    let find = |name: &str| {
+        doc["containers"]
+            .as_array()
+            .and_then(|all| all.iter().find(|c| c["name"] == name))
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name} in {doc:#}"))
+    };
+    let id = find(&by_id);
+    assert_eq!(id["state"], "skipped", "{doc:#}");
+    assert!(
+        id["reason"].as_str().is_some_and(|r| r.contains("pinned")),
+        "{doc:#}"
+    );
+    let digest = find(&by_digest);
+    assert_eq!(digest["state"], "fresh", "{doc:#}");
+    assert_eq!(digest["reason"], "pinned to a digest", "{doc:#}");
+    for member in [&cycle_a, &cycle_b] {
+        let c = find(member);
+        assert_eq!(c["state"], "stale", "{doc:#}");
+        assert_eq!(c["action"], "none", "{doc:#}");
+        assert!(
+            c["reason"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("not updated: ") && r.contains("cycle")),
+            "{doc:#}"
+        );
+    }
+    assert_eq!(doc["summary"]["checked"], 4, "{doc:#}");
+
+    // One HEAD for the one tag that is checked; the pinned ones asked nothing.
+    registry.flush_access_log().await?;
+    let heads = registry
+        .access_log()
+        .into_iter()
+        .filter(|e| e.user_agent.starts_with(WATCHTOWER_AGENT) && e.method == "HEAD")
+        .count();
+    assert_eq!(heads, 1, "{:#?}", registry.access_log());
+    assert_only_manifest_heads(&registry).await?;
+    let mut after = Vec::new();
+    for name in names {
+        after.push(identity(&engine, name).await?);
+    }
+    assert_eq!(before, after, "the containers were touched");
+    Ok(())
+}
