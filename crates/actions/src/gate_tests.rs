@@ -483,3 +483,21 @@ async fn a_swarm_task_container_is_never_recreated_and_says_by_whom_it_is_manage
     assert_eq!(u.client().container("web.1.abc").unwrap().id, task.id);
     assert!(u.registry().asked().is_empty(), "not even checked");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_session_cancelled_during_the_gate_rolls_back_to_the_old_container() {
+    let params = gated();
+    let cancel = params.cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        cancel.cancel();
+    });
+    let (u, report, old) = update_web(&[AfterStart::Running(None)], params).await;
+    let w = entry(&report, "web");
+    assert_eq!(w.failed_step(), Some(FailedStep::HealthGate));
+    assert_eq!(
+        w.error(),
+        Some("rolled back: watchtower is stopping before the gate could pass")
+    );
+    assert_rolled_back(&u, &old);
+}
