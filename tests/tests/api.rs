@@ -74,6 +74,7 @@ fn line_of<'a>(document: &'a Value, list: &str, name: &str) -> &'a Value {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[allow(clippy::too_many_lines)] // one story: tokens, before, check, update, after
 async fn check_containers_and_history_before_and_after_an_update() -> anyhow::Result<()> {
     let Some(engine) = Engine::require().await else {
         return Ok(());
@@ -127,9 +128,9 @@ async fn check_containers_and_history_before_and_after_an_update() -> anyhow::Re
             assert!(response.body.is_empty(), "{response:?}");
         }
     }
-    let live = request(addr, Method::GET, "/livez", None).await?;
+    let liveness = request(addr, Method::GET, "/livez", None).await?;
     assert_eq!(
-        (live.status, json(&live)["live"].clone()),
+        (liveness.status, json(&liveness)["live"].clone()),
         (200, Value::Bool(true))
     );
     let ready = request(addr, Method::GET, "/readyz", None).await?;
