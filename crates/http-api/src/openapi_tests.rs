@@ -207,6 +207,10 @@ fn the_image_limit_is_the_one_the_server_applies() {
     for method in ["get", "post"] {
         let items = &doc["paths"]["/v1/update"][method]["parameters"][0]["schema"]["items"];
         assert_eq!(items["maxLength"], MAX_IMAGE_VALUE_CHARS, "{method}");
-        assert!(items["pattern"].as_str().is_some_and(|p| p.starts_with('^')));
+        assert!(
+            items["pattern"]
+                .as_str()
+                .is_some_and(|p| p.starts_with('^'))
+        );
     }
 }
