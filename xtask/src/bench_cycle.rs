@@ -118,6 +118,10 @@ impl<C: ContainerClient> ContainerClient for Counting<C> {
         self.count("remove_image");
         self.inner.remove_image(image_id).await
     }
+    async fn tag_image(&self, image_id: &str, repository: &str, tag: &str) -> ClientResult<()> {
+        self.count("tag_image");
+        self.inner.tag_image(image_id, repository, tag).await
+    }
     async fn engine_info(&self) -> ClientResult<EngineInfo> {
         self.count("engine_info");
         self.inner.engine_info().await
