@@ -2,6 +2,8 @@
 //! nextest, building) the binary, running it as a child process, reading its log, and a
 //! small HTTP client for its API on 127.0.0.1.
 
+pub mod safety_doc;
+
 pub mod engine_proxy;
 
 use std::path::PathBuf;

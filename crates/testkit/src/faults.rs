@@ -196,7 +196,7 @@ fn anchored(pattern: &str) -> Regex {
 }
 
 impl Rule {
-    /// A rule named `label` taking every `method` call whose path (without `/v1.xx` and the
+    /// A rule named `label` taking every `method` call (`*`: any method) whose path (without `/v1.xx` and the
     /// query) matches the regular expression `path` as a whole. Panics on a bad pattern.
     pub fn new(label: &str, method: &str, path: &str, action: Action) -> Rule {
         Rule {
@@ -284,7 +284,7 @@ impl State {
         let mut chosen = None;
         for state in rules.iter_mut() {
             let rule = &state.rule;
-            let matches = rule.method == method
+            let matches = (rule.method == "*" || rule.method == method)
                 && rule.path.is_match(path)
                 && rule
                     .user_agent
