@@ -196,8 +196,9 @@ fn anchored(pattern: &str) -> Regex {
 }
 
 impl Rule {
-    /// A rule named `label` taking every `method` call (`*`: any method) whose path (without `/v1.xx` and the
-    /// query) matches the regular expression `path` as a whole. Panics on a bad pattern.
+    /// A rule named `label` taking every `method` call (`*`: any method) whose path (without
+    /// `/v1.xx` and the query) matches the regular expression `path` as a whole. Panics on a
+    /// bad pattern.
     pub fn new(label: &str, method: &str, path: &str, action: Action) -> Rule {
         Rule {
             label: label.to_owned(),
