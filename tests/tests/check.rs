@@ -449,34 +449,7 @@ async fn check_reports_pinned_images_and_a_cycle() -> anyhow::Result<()> {
     .await?;
     assert_eq!(code, Some(EXIT_STALE), "stdout:\n{json}\nstderr:\n{stderr}");
     let doc: serde_json::Value = serde_json::from_str(&json)?;
-    let find = |name: &str| {
-        doc["containers"]
-            .as_array()
-            .and_then(|all| all.iter().find(|c| c["name"] == name))
-            .cloned()
-            .unwrap_or_else(|| panic!("no {name} in {doc:#}"))
-    };
-    let id = find(&by_id);
-    assert_eq!(id["state"], "skipped", "{doc:#}");
-    assert!(
-        id["reason"].as_str().is_some_and(|r| r.contains("pinned")),
-        "{doc:#}"
-    );
-    let digest = find(&by_digest);
-    assert_eq!(digest["state"], "fresh", "{doc:#}");
-    assert_eq!(digest["reason"], "pinned to a digest", "{doc:#}");
-    for member in [&cycle_a, &cycle_b] {
-        let c = find(member);
-        assert_eq!(c["state"], "stale", "{doc:#}");
-        assert_eq!(c["action"], "none", "{doc:#}");
-        assert!(
-            c["reason"]
-                .as_str()
-                .is_some_and(|r| r.starts_with("not updated: ") && r.contains("cycle")),
-            "{doc:#}"
-        );
-    }
-    assert_eq!(doc["summary"]["checked"], 4, "{doc:#}");
+    assert_pinned_and_cycle(&doc, &by_id, &by_digest, [&cycle_a, &cycle_b]);
 
     // One HEAD for the one tag that is checked; the pinned ones asked nothing.
     registry.flush_access_log().await?;
@@ -493,4 +466,41 @@ async fn check_reports_pinned_images_and_a_cycle() -> anyhow::Result<()> {
     }
     assert_eq!(before, after, "the containers were touched");
     Ok(())
+}
+
+/// The JSON lines of [`check_reports_pinned_images_and_a_cycle`].
+fn assert_pinned_and_cycle(
+    doc: &serde_json::Value,
+    by_id: &str,
+    by_digest: &str,
+    cycle: [&str; 2],
+) {
+    let find = |name: &str| {
+        doc["containers"]
+            .as_array()
+            .and_then(|all| all.iter().find(|c| c["name"] == name))
+            .cloned()
+            .unwrap_or_else(|| panic!("no {name} in {doc:#}"))
+    };
+    let id = find(by_id);
+    assert_eq!(id["state"], "skipped", "{doc:#}");
+    assert!(
+        id["reason"].as_str().is_some_and(|r| r.contains("pinned")),
+        "{doc:#}"
+    );
+    let digest = find(by_digest);
+    assert_eq!(digest["state"], "fresh", "{doc:#}");
+    assert_eq!(digest["reason"], "pinned to a digest", "{doc:#}");
+    for member in cycle {
+        let c = find(member);
+        assert_eq!(c["state"], "stale", "{doc:#}");
+        assert_eq!(c["action"], "none", "{doc:#}");
+        assert!(
+            c["reason"]
+                .as_str()
+                .is_some_and(|r| r.starts_with("not updated: ") && r.contains("cycle")),
+            "{doc:#}"
+        );
+    }
+    assert_eq!(doc["summary"]["checked"], 4, "{doc:#}");
 }
