@@ -460,6 +460,7 @@ impl ContainerClient for FakeEngine {
             };
             let id = c.id.clone();
             s.containers.push(c);
+            s.answer_lost("create", &spec.name)?;
             Ok(id)
         })
     }

@@ -501,3 +501,17 @@ async fn a_session_cancelled_during_the_gate_rolls_back_to_the_old_container() {
     );
     assert_rolled_back(&u, &old);
 }
+
+#[tokio::test]
+async fn a_create_the_engine_did_despite_an_error_is_removed_and_the_old_container_is_back() {
+    let (e, r) = (FakeEngine::new(), FakeRegistry::new());
+    stale_image(&e, &r, "app:latest");
+    let old = e.run("web", "app:latest");
+    e.lose_answer("create", "web", 1);
+    let u = Updater::new(e, r, Params::default());
+    let report = u.update(&Filter::all()).await.unwrap();
+    let w = entry(&report, "web");
+    assert_eq!(w.failed_step(), Some(FailedStep::Create));
+    assert!(w.restored(), "{w:?}");
+    assert_rolled_back(&u, &old);
+}

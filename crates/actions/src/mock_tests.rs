@@ -366,6 +366,17 @@ async fn a_failing_create_renames_the_old_container_back_and_starts_it() {
         .times(1)
         .in_sequence(&mut seq)
         .returning(|_| Err(refused("create", "web", "no space left on device")));
+    // Asked whether the engine made it anyway: the name is free.
+    mock.expect_inspect_container()
+        .with(eq("web"))
+        .times(1)
+        .in_sequence(&mut seq)
+        .returning(|_| {
+            Err(watchtower_container_client::Error::NotFound {
+                kind: "container",
+                name: "web".to_owned(),
+            })
+        });
     mock.expect_rename_container()
         .with(eq(web.id.clone()), eq("web"))
         .times(1)

@@ -528,7 +528,8 @@ impl<C: ContainerClient + ?Sized> Protocol<'_, C> {
             Ok(id) => id,
             Err(err) => {
                 error!(container = %name, error = %err, "creating the new container failed");
-                let rollback = self.roll_back(st, None, false).await;
+                let made = self.created_despite_error(st).await;
+                let rollback = self.roll_back(st, made.as_deref(), false).await;
                 return Err(failed(
                     step(FailedStep::Create),
                     format!("{err}{note}"),
@@ -594,6 +595,22 @@ impl<C: ContainerClient + ?Sized> Protocol<'_, C> {
             ));
         }
         Ok((new_id, true))
+    }
+
+    /// After a create that answered an error (or whose answer was lost): the ID of a
+    /// container the engine made anyway under the name, so that the rollback removes it. The
+    /// name was free once the old container was renamed aside, so a container there that is
+    /// not the old one and was made from the new image reference is the half-made new one.
+    async fn created_despite_error(&self, st: &Stopped) -> Option<String> {
+        let old = &st.job.container;
+        let name = old.name.trim_start_matches('/');
+        match self.client.inspect_container(name).await {
+            Ok(there) if there.id != old.id && there.image_reference == st.spec.image => {
+                warn!(container = %name, new_id = %short(&there.id), "the engine answered the create with an error, but made the container; removing it");
+                Some(there.id)
+            }
+            _ => None,
+        }
     }
 
     /// Puts the old container back: removes the half-made new one, gives the old one its
