@@ -508,10 +508,7 @@ fn rows() -> Vec<Row> {
                 stopped: true,
             },
             original: "the error is logged; the created container is left under the name, not running; the old one was already removed",
-            known_bug: Some(
-                "the rollback does not know the id of the container the engine made, so renaming the old one back fails on the taken name: \
-                 the old container stays stopped under its -wt-old- name and the half-made one (created, not running) holds the name until the next session settles it",
-            ),
+            known_bug: None,
         },
         Row {
             fault: "start answer lost (the engine started it)",
